@@ -1,0 +1,1 @@
+//! Decoding: bytes to UTF-8 with encoding and delimiter detection.

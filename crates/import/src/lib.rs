@@ -1,0 +1,2 @@
+//! Roster's import pipeline.
+pub mod decode;
