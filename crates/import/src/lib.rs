@@ -1,2 +1,124 @@
-//! Roster's import pipeline.
+//! Roster's import pipeline (SPEC §2–§5).
+//!
+//! bytes → [`decode`] (encoding, delimiter) → csv records with positions →
+//! [`header`] plan → typed rows (a kind's `parse`, on the parser thread) →
+//! batches → the kind's `apply` (on the writer thread, against the store) →
+//! [`report`].
+//!
+//! *Architecture Invariant*: parsing a row never touches the database; the
+//! parser thread only sees bytes and the catalog snapshot taken at start.
+//! *Architecture Invariant*: rows are applied in file order and every
+//! outcome is the one importing the rows one at a time would give, whatever
+//! the batch size.
+
+pub mod contacts;
 pub mod decode;
+pub mod header;
+mod pipeline;
+pub mod report;
+pub mod users;
+
+use std::path::PathBuf;
+
+pub use decode::{DecodeOptions, Input};
+pub use report::{Outcome, Report, RowError};
+
+/// A refusal or failure of the import as a whole (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Decode(#[from] decode::DecodeError),
+    /// The header cannot be used; nothing was written.
+    #[error("{0}")]
+    Header(String),
+    /// An option cannot be used with this file or database.
+    #[error("{0}")]
+    Options(String),
+    /// The rejects or outcomes file cannot be written.
+    #[error("{0}")]
+    Output(String),
+    #[error("{0}")]
+    Store(#[from] roster_store::StoreError),
+}
+
+/// `--on-existing`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnExisting {
+    #[default]
+    Update,
+    Skip,
+}
+
+/// How far an import has got, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub bytes: u64,
+    pub total_bytes: Option<u64>,
+    pub rows: u64,
+}
+
+/// Options shared by both imports.
+pub struct Options {
+    pub decode: DecodeOptions,
+    pub maps: Vec<(String, String)>,
+    pub ignore_unknown_columns: bool,
+    pub on_existing: OnExisting,
+    /// Columns never changed on an existing record.
+    pub keep: Vec<String>,
+    pub atomic: bool,
+    pub dry_run: bool,
+    pub rejects: Option<PathBuf>,
+    pub outcomes: Option<PathBuf>,
+    /// Rows per batch (each batch is one transaction); None picks the kind's default.
+    pub batch_size: Option<usize>,
+    /// Contacts only.
+    pub create_labels: bool,
+    /// Contacts only.
+    pub replace_labels: bool,
+    /// Who started it, for the import record.
+    pub started_by: String,
+    pub progress: Option<Box<dyn FnMut(Progress) + Send>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            decode: DecodeOptions {
+                encoding: None,
+                delimiter: None,
+            },
+            maps: Vec::new(),
+            ignore_unknown_columns: false,
+            on_existing: OnExisting::Update,
+            keep: Vec::new(),
+            atomic: false,
+            dry_run: false,
+            rejects: None,
+            outcomes: None,
+            batch_size: None,
+            create_labels: false,
+            replace_labels: false,
+            started_by: "cli".into(),
+            progress: None,
+        }
+    }
+}
+
+impl Options {
+    /// The options as recorded with the import (no callbacks, no secrets).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "encoding": self.decode.encoding,
+            "delimiter": self.decode.delimiter.map(|d| (d as char).to_string()),
+            "map": self.maps.iter().map(|(a, b)| format!("{a}={b}")).collect::<Vec<_>>(),
+            "ignore_unknown_columns": self.ignore_unknown_columns,
+            "on_existing": match self.on_existing { OnExisting::Update => "update", OnExisting::Skip => "skip" },
+            "keep": self.keep,
+            "atomic": self.atomic,
+            "create_labels": self.create_labels,
+            "replace_labels": self.replace_labels,
+        })
+    }
+}
+
+pub use contacts::import_contacts;

@@ -1,1 +1,350 @@
-//! placeholder
+//! Roster's storage: small capability traits and one implementation per
+//! backend, chosen once at start-up from the database URL ([`open`]).
+//!
+//! *Architecture Invariant*: only this crate speaks SQL. The import pipeline
+//! decides *what* to write (it folds rows into final states); a backend only
+//! decides *how* (prepared statements on SQLite, binary `COPY` + one
+//! set-based upsert on PostgreSQL).
+//!
+//! *API Boundary*: the traits below. A backend must return contacts and
+//! users exactly as they were written, so that outcomes and exports are
+//! byte-identical across backends.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use roster_core::field::{CustomField, FieldType};
+
+pub mod postgres;
+pub mod scratch;
+pub mod sqlite;
+mod time;
+
+pub use time::now_rfc3339;
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_URL: &str = "sqlite://roster.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The write would break a rule of the data (a duplicate name, say).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database URL cannot be used.
+    #[error("{0}")]
+    Url(String),
+    /// The database failed; the message says what it was doing.
+    #[error("{0}")]
+    Database(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Company {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Label {
+    pub id: i64,
+    pub name: String,
+}
+
+/// What `fields add` stores.
+#[derive(Debug, Clone)]
+pub struct NewField {
+    pub variable_name: String,
+    pub name: String,
+    pub field_type: FieldType,
+    pub options: Vec<String>,
+}
+
+/// A contact's stored state. `labels` is sorted ascending and has no
+/// repeats; `custom` maps a custom field id to its canonical value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub id: i64,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_id: Option<i64>,
+    pub labels: Vec<i64>,
+    pub custom: BTreeMap<i64, String>,
+    /// The import that last changed this contact (None: changed otherwise).
+    pub changed_by: Option<i64>,
+}
+
+impl Contact {
+    /// True when the two hold the same data (ids and bookkeeping aside).
+    pub fn same_data(&self, other: &Contact) -> bool {
+        self.first_name == other.first_name
+            && self.last_name == other.last_name
+            && self.company_id == other.company_id
+            && self.labels == other.labels
+            && self.custom == other.custom
+    }
+}
+
+/// One contact to write: `before` is None for a new contact (its `after.id`
+/// is then ignored and assigned by the database).
+#[derive(Debug, Clone)]
+pub struct ContactWrite {
+    pub before: Option<Contact>,
+    pub after: Contact,
+}
+
+/// A user's stored state. The password hash is a PHC string.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub password_hash: String,
+    pub active: bool,
+    pub role: Role,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("password_hash", &"[redacted]")
+            .field("active", &self.active)
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    #[default]
+    Agent,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "agent" => Some(Role::Agent),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserWrite {
+    pub before: Option<User>,
+    pub after: User,
+}
+
+/// A recorded import (SPEC §1 "import job").
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportRecord {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub options: serde_json::Value,
+    pub report: serde_json::Value,
+    pub started_by: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// Where a later change makes an undo unsafe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndoConflict {
+    pub email: String,
+    pub reason: String,
+}
+
+/// Transactions around a batch. Every write below happens inside one.
+pub trait Transactions {
+    fn begin(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+}
+
+/// Companies, labels and custom field definitions.
+pub trait Catalog {
+    fn add_company(&mut self, name: &str) -> Result<i64>;
+    fn companies(&mut self) -> Result<Vec<Company>>;
+    fn company_exists(&mut self, id: i64) -> Result<bool>;
+    /// Adds a label; a label of that exact name is a [`StoreError::Conflict`].
+    fn add_label(&mut self, name: &str) -> Result<i64>;
+    /// Returns the id of the label with this exact name, creating it if needed
+    /// (safe when several processes do it at once).
+    fn ensure_label(&mut self, name: &str) -> Result<i64>;
+    fn labels(&mut self) -> Result<Vec<Label>>;
+    fn add_field(&mut self, field: &NewField) -> Result<i64>;
+    /// Custom fields in creation order.
+    fn fields(&mut self) -> Result<Vec<CustomField>>;
+}
+
+/// Contacts: the import's bulk path and the export.
+pub trait Contacts {
+    /// The stored contacts with these (normalized) emails, in any order. On
+    /// a backend with concurrent writers, the rows stay locked until the
+    /// transaction ends.
+    fn load_contacts(&mut self, emails: &[&str]) -> Result<Vec<Contact>>;
+    /// Writes the final state of each contact of a batch (each email once)
+    /// and, for an import, what undo needs. Returns the ids of new contacts
+    /// in the order of `writes` (0 for updates).
+    fn write_contacts(&mut self, import_id: Option<i64>, writes: &[ContactWrite]) -> Result<()>;
+    /// Every contact, sorted by email in UTF-8 byte order.
+    fn each_contact(&mut self, f: &mut dyn FnMut(Contact) -> Result<()>) -> Result<()>;
+    fn count_contacts(&mut self) -> Result<u64>;
+}
+
+/// Users: the import's bulk path, sign-in and the export.
+pub trait Users {
+    fn load_users(&mut self, emails: &[&str]) -> Result<Vec<User>>;
+    fn write_users(&mut self, import_id: Option<i64>, writes: &[UserWrite]) -> Result<()>;
+    fn user_by_email(&mut self, email: &str) -> Result<Option<User>>;
+    fn set_password_hash(&mut self, id: i64, hash: &str) -> Result<()>;
+    /// Every user, sorted by email in UTF-8 byte order.
+    fn each_user(&mut self, f: &mut dyn FnMut(User) -> Result<()>) -> Result<()>;
+}
+
+/// The record of imports, and undo.
+pub trait Imports {
+    fn start_import(
+        &mut self,
+        kind: &str,
+        options: &serde_json::Value,
+        started_by: &str,
+    ) -> Result<i64>;
+    fn finish_import(&mut self, id: i64, status: &str, report: &serde_json::Value) -> Result<()>;
+    fn imports(&mut self) -> Result<Vec<ImportRecord>>;
+    fn import(&mut self, id: i64) -> Result<ImportRecord>;
+    /// Contacts whose data a change after import `id` touched.
+    fn undo_conflicts(&mut self, id: i64) -> Result<Vec<UndoConflict>>;
+    /// Deletes the contacts import `id` created and restores the ones it
+    /// changed, in one transaction; returns (deleted, restored).
+    fn undo_import(&mut self, id: i64) -> Result<(u64, u64)>;
+}
+
+/// Everything a command needs; one implementation per backend.
+pub trait Store: Transactions + Catalog + Contacts + Users + Imports + Send {
+    /// "sqlite" or "postgres", for messages.
+    fn backend(&self) -> &'static str;
+}
+
+/// Opens (creating and migrating when needed) the database named by `url`:
+/// `sqlite://PATH` (or a plain path) or `postgres://…`/`postgresql://…`.
+pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(postgres::PgStore::open(url)?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Box::new(sqlite::SqliteStore::open(path)?))
+    } else if url.contains("://") {
+        Err(StoreError::Url(format!(
+            "the database URL '{}' has an unknown scheme; use sqlite://PATH or postgres://USER@HOST/DB",
+            url.split("://").next().unwrap_or(url)
+        )))
+    } else {
+        Ok(Box::new(sqlite::SqliteStore::open(url)?))
+    }
+}
+
+/// Label ids as stored: ascending, comma-separated ("" for none).
+pub fn encode_ids(ids: &[i64]) -> String {
+    let mut s = String::with_capacity(ids.len() * 4);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
+    }
+    s
+}
+
+pub fn decode_ids(s: &str) -> Vec<i64> {
+    s.split(',').filter_map(|p| p.parse().ok()).collect()
+}
+
+/// Custom values as stored: a JSON object from field id to canonical value.
+pub fn encode_custom(custom: &BTreeMap<i64, String>) -> String {
+    let map: BTreeMap<String, &String> = custom.iter().map(|(k, v)| (k.to_string(), v)).collect();
+    serde_json::to_string(&map).unwrap_or_default()
+}
+
+pub fn decode_custom(s: &str) -> BTreeMap<i64, String> {
+    serde_json::from_str::<BTreeMap<String, String>>(s)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| k.parse().ok().map(|k| (k, v)))
+        .collect()
+}
+
+/// The JSON snapshot undo keeps of a contact before an import changed it.
+pub(crate) fn snapshot(c: &Contact) -> String {
+    serde_json::json!({
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "company_id": c.company_id,
+        "labels": encode_ids(&c.labels),
+        "custom": encode_custom(&c.custom),
+    })
+    .to_string()
+}
+
+pub(crate) struct Snapshot {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_id: Option<i64>,
+    pub labels: String,
+    pub custom: String,
+}
+
+pub(crate) fn parse_snapshot(s: &str) -> Result<Snapshot> {
+    let v: serde_json::Value = serde_json::from_str(s)
+        .map_err(|e| StoreError::Database(format!("a stored undo snapshot is damaged ({e})")))?;
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    Ok(Snapshot {
+        first_name: text("first_name"),
+        last_name: text("last_name"),
+        company_id: v.get("company_id").and_then(|x| x.as_i64()),
+        labels: text("labels").unwrap_or_default(),
+        custom: text("custom").unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_custom_roundtrip() {
+        assert_eq!(encode_ids(&[]), "");
+        assert_eq!(encode_ids(&[1, 12, 300]), "1,12,300");
+        assert_eq!(decode_ids("1,12,300"), vec![1, 12, 300]);
+        assert!(decode_ids("").is_empty());
+        let mut m = BTreeMap::new();
+        m.insert(2, "x\"y".to_string());
+        m.insert(10, "1.5".to_string());
+        assert_eq!(decode_custom(&encode_custom(&m)), m);
+    }
+
+    #[test]
+    fn unknown_scheme_is_refused() {
+        let e = open("mysql://x").err().unwrap();
+        assert!(e.to_string().contains("unknown scheme"), "{e}");
+    }
+}

@@ -1,0 +1,429 @@
+//! The pipeline both imports share: a parser thread turns bytes into typed
+//! rows and batches; the calling thread applies each batch to the store and
+//! keeps the report. Memory is bounded by the batch size and the channel's
+//! depth, never by the file.
+
+use std::sync::mpsc;
+
+use csv::StringRecord;
+use roster_core::email::normalize_email;
+use roster_store::scratch::SeenSet;
+use roster_store::{Store, StoreError};
+
+use crate::decode::{self, DecodeError, Input};
+use crate::header::{self, Column, Plan};
+use crate::report::{OutcomesWriter, RejectsWriter, Report, RowError};
+use crate::{ImportError, Options, Outcome, Progress};
+
+/// Batches in flight between the parser and the writer.
+const CHANNEL_DEPTH: usize = 2;
+
+/// One data row on its way through the pipeline.
+pub(crate) struct Item<R> {
+    pub line: u64,
+    /// The normalized email, or the cell as written when it is not valid.
+    pub email: String,
+    /// The row as read, kept only when `--rejects` asks for it.
+    pub raw: Option<StringRecord>,
+    pub row: Result<R, Vec<RowError>>,
+    /// Set by the kind's `apply`.
+    pub outcome: Outcome,
+    pub message: String,
+}
+
+impl<R> Item<R> {
+    pub fn reject(&mut self, e: RowError) {
+        self.outcome = Outcome::Rejected;
+        self.message = e.message.clone();
+        match &mut self.row {
+            Err(errors) => errors.push(e),
+            Ok(_) => self.row = Err(vec![e]),
+        }
+    }
+}
+
+/// Turns the cells of one row into a typed row. Runs on the parser thread:
+/// it must not touch the database.
+pub(crate) trait RowParser: Send + 'static {
+    type Row: Send + 'static;
+    /// `cells` are trimmed and indexed like the header; `errors` collects
+    /// every problem of the row (the row is rejected if any).
+    fn parse(
+        &self,
+        plan: &Plan,
+        cells: &[&str],
+        line: u64,
+        errors: &mut Vec<RowError>,
+    ) -> Option<Self::Row>;
+}
+
+/// What differs between the contacts and the users import.
+pub(crate) trait Kind {
+    type Parser: RowParser;
+    fn name(&self) -> &'static str;
+    /// Standard column names; the first is the required `email`.
+    fn standard_columns(&self) -> &'static [&'static str];
+    /// Custom columns accepted besides the standard ones.
+    fn custom_columns(&self) -> Vec<String>;
+    fn parser(&self, plan: &Plan) -> Self::Parser;
+    fn default_batch_size(&self) -> usize;
+    /// Checks `--keep` and other options against the plan.
+    fn check_options(&mut self, plan: &Plan, opts: &Options) -> Result<(), ImportError>;
+    /// Applies a batch in file order, inside the current transaction,
+    /// setting every item's outcome. Must be safe to run again on the same
+    /// items after a rollback.
+    fn apply(
+        &mut self,
+        store: &mut dyn Store,
+        import_id: Option<i64>,
+        items: &mut [Item<<Self::Parser as RowParser>::Row>],
+    ) -> Result<(), StoreError>;
+    /// Empties secrets in a row written to `--rejects`; returns a note for
+    /// the report when it did.
+    fn redact(&self, _plan: &Plan, _raw: &mut StringRecord) -> Option<String> {
+        None
+    }
+    /// Called after a rollback so caches built inside it are dropped.
+    fn rolled_back(&mut self) {}
+}
+
+enum Msg<R> {
+    Batch { items: Vec<Item<R>>, bytes: u64 },
+    Fatal(ImportError),
+}
+
+pub(crate) fn delimiter_name(d: u8) -> String {
+    (d as char).to_string()
+}
+
+pub(crate) fn run<K: Kind>(
+    kind: &mut K,
+    store: &mut dyn Store,
+    input: Input,
+    opts: &mut Options,
+) -> Result<Report, ImportError> {
+    let decoded = decode::open(input, &opts.decode)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(decoded.delimiter)
+        .from_reader(decoded.reader);
+    let mut header_raw = StringRecord::new();
+    let read = reader
+        .read_record(&mut header_raw)
+        .map_err(|e| csv_fatal(e, decoded.bom_len))?;
+    if !read || header_raw.iter().all(|c| c.trim().is_empty()) {
+        return Err(DecodeError::Empty.into());
+    }
+    let names: Vec<String> = header_raw.iter().map(|c| c.trim().to_string()).collect();
+    let custom = kind.custom_columns();
+    let custom_refs: Vec<&str> = custom.iter().map(String::as_str).collect();
+    let plan = header::plan(
+        &names,
+        kind.standard_columns(),
+        &custom_refs,
+        &opts.maps,
+        opts.ignore_unknown_columns,
+    )?;
+    kind.check_options(&plan, opts)?;
+
+    let mut report = Report {
+        kind: kind.name().to_string(),
+        encoding: decoded.encoding.to_string(),
+        delimiter: delimiter_name(decoded.delimiter),
+        dry_run: opts.dry_run,
+        ignored_columns: plan.ignored.clone(),
+        ..Report::default()
+    };
+    let mut rejects = match &opts.rejects {
+        Some(p) => Some(RejectsWriter::create(
+            p,
+            &header_raw.as_byte_record().clone(),
+        )?),
+        None => None,
+    };
+    let mut outcomes = match &opts.outcomes {
+        Some(p) => Some(OutcomesWriter::create(p)?),
+        None => None,
+    };
+    let import_id = if opts.dry_run {
+        None
+    } else {
+        Some(store.start_import(kind.name(), &opts.to_json(), &opts.started_by)?)
+    };
+    report.id = import_id;
+    let one_transaction = opts.atomic || opts.dry_run;
+    if one_transaction {
+        store.begin()?;
+    }
+
+    let batch_size = opts
+        .batch_size
+        .unwrap_or_else(|| kind.default_batch_size())
+        .max(1);
+    let parser = kind.parser(&plan);
+    let keep_raw = rejects.is_some();
+    let (tx, rx) = mpsc::sync_channel::<Msg<<K::Parser as RowParser>::Row>>(CHANNEL_DEPTH);
+    let parse_plan = plan.clone();
+    let bom_len = decoded.bom_len;
+    let delimiter = decoded.delimiter;
+    let parser_thread = std::thread::Builder::new()
+        .name("roster-parse".into())
+        .spawn(move || {
+            parse_rows(
+                reader, parse_plan, parser, batch_size, keep_raw, bom_len, delimiter, tx,
+            )
+        })
+        .map_err(|e| ImportError::Options(format!("cannot start the parser thread: {e}")))?;
+
+    let mut seen = SeenSet::default();
+    let mut redaction_noted = false;
+    for msg in rx.iter() {
+        let (mut items, bytes) = match msg {
+            Msg::Batch { items, bytes } => (items, bytes),
+            Msg::Fatal(e) => {
+                report.failure = Some(e.to_string());
+                break;
+            }
+        };
+        if let Err(e) = apply_batch(kind, store, import_id, &mut items, one_transaction) {
+            report.failure = Some(format!(
+                "{e}; the batch starting at line {} was not written",
+                items.first().map(|i| i.line).unwrap_or(0)
+            ));
+            break;
+        }
+        let n = items.len() as u64;
+        for mut item in items {
+            report.rows += 1;
+            match item.outcome {
+                Outcome::Created => report.created += 1,
+                Outcome::Updated => report.updated += 1,
+                Outcome::Unchanged => report.unchanged += 1,
+                Outcome::Rejected => report.rejected += 1,
+            }
+            if item.outcome != Outcome::Rejected && seen.check_and_insert(&item.email)? {
+                report.repeated += 1;
+            }
+            if let Some(out) = &mut outcomes {
+                out.write(item.line, &item.email, item.outcome, &item.message)?;
+            }
+            if let Err(errors) = item.row {
+                for e in errors {
+                    report.add_error(e);
+                }
+                if let (Some(w), Some(raw)) = (&mut rejects, &mut item.raw) {
+                    if let Some(note) = kind.redact(&plan, raw) {
+                        if !redaction_noted {
+                            report.notes.push(note);
+                            redaction_noted = true;
+                        }
+                    }
+                    w.write(raw.as_byte_record())?;
+                }
+            }
+        }
+        if !one_transaction {
+            report.committed += n;
+        }
+        if let Some(progress) = &mut opts.progress {
+            progress(Progress {
+                bytes,
+                total_bytes: decoded.total_bytes,
+                rows: report.rows,
+            });
+        }
+    }
+    drop(rx);
+    if parser_thread.join().is_err() && report.failure.is_none() {
+        report.failure = Some("the CSV parser stopped unexpectedly; nothing more was read".into());
+    }
+
+    if one_transaction {
+        if opts.dry_run || report.failure.is_some() || report.rejected > 0 {
+            store.rollback()?;
+            kind.rolled_back();
+            if opts.atomic && !opts.dry_run && report.failure.is_none() {
+                report.notes.push(format!(
+                    "nothing was written: --atomic and {} row{} rejected; fix them (see --rejects) and import again",
+                    report.rejected,
+                    if report.rejected == 1 { " was" } else { "s were" }
+                ));
+                report.created = 0;
+                report.updated = 0;
+                report.unchanged = 0;
+            }
+        } else {
+            store.commit()?;
+            report.committed = report.rows;
+        }
+    }
+    if let Some(w) = rejects {
+        w.finish()?;
+    }
+    if let Some(w) = outcomes {
+        w.finish()?;
+    }
+    if let Some(id) = import_id {
+        let status = if report.failure.is_some() || (opts.atomic && report.rejected > 0) {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
+        store.finish_import(id, status, &json)?;
+    }
+    Ok(report)
+}
+
+/// Applies one batch; outside `--atomic`/`--dry-run` the batch is its own
+/// transaction.
+fn apply_batch<K: Kind>(
+    kind: &mut K,
+    store: &mut dyn Store,
+    import_id: Option<i64>,
+    items: &mut [Item<<K::Parser as RowParser>::Row>],
+    in_transaction: bool,
+) -> Result<(), StoreError> {
+    if in_transaction {
+        return kind.apply(store, import_id, items);
+    }
+    store.begin()?;
+    match kind
+        .apply(store, import_id, items)
+        .and_then(|()| store.commit())
+    {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = store.rollback();
+            kind.rolled_back();
+            Err(e)
+        }
+    }
+}
+
+fn csv_fatal(e: csv::Error, bom_len: u64) -> ImportError {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { pos, err } => {
+            let (line, byte) = pos
+                .as_ref()
+                .map(|p| (p.line(), p.byte() + bom_len))
+                .unwrap_or((0, 0));
+            let _ = err;
+            DecodeError::InvalidUtf8 { line, byte }.into()
+        }
+        _ => ImportError::Options(format!("cannot read the file: {e}")),
+    }
+}
+
+fn parse_rows<P: RowParser>(
+    mut reader: csv::Reader<Box<dyn std::io::Read + Send>>,
+    plan: Plan,
+    parser: P,
+    batch_size: usize,
+    keep_raw: bool,
+    bom_len: u64,
+    delimiter: u8,
+    tx: mpsc::SyncSender<Msg<P::Row>>,
+) {
+    let mut record = StringRecord::new();
+    let mut batch = Vec::with_capacity(batch_size);
+    let width = plan.columns.len();
+    let email_at = plan.standard_at[0].unwrap_or(0);
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let _ = tx.send(Msg::Fatal(csv_fatal(e, bom_len)));
+                return;
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let mut errors = Vec::new();
+        let email_cell = record.get(email_at).unwrap_or("").trim();
+        let mut email = email_cell.to_string();
+        let row = if record.len() != width {
+            errors.push(RowError {
+                line,
+                column: None,
+                value: None,
+                message: format!(
+                    "this row has {} fields but the header has {width}; check for a missing or extra '{}' (quote values that contain it)",
+                    record.len(),
+                    delimiter_name(delimiter).replace('\t', "tab")
+                ),
+            });
+            None
+        } else {
+            let cells: Vec<&str> = record.iter().map(str::trim).collect();
+            for (i, col) in plan.columns.iter().enumerate() {
+                if *col == Column::Unnamed && !cells[i].is_empty() {
+                    errors.push(RowError {
+                        line,
+                        column: Some(format!("column {}", i + 1)),
+                        value: Some(cells[i].to_string()),
+                        message: format!(
+                            "column {} has no name in the header but this row has a value there; name the column or delete the value",
+                            i + 1
+                        ),
+                    });
+                }
+            }
+            if email_cell.is_empty() {
+                errors.push(RowError {
+                    line,
+                    column: Some("email".into()),
+                    value: None,
+                    message: "the email is empty; every row needs one".into(),
+                });
+            } else {
+                match normalize_email(email_cell) {
+                    Ok(e) => email = e,
+                    Err(e) => errors.push(RowError {
+                        line,
+                        column: Some("email".into()),
+                        value: Some(email_cell.to_string()),
+                        message: e.to_string(),
+                    }),
+                }
+            }
+            parser.parse(&plan, &cells, line, &mut errors)
+        };
+        let (row, outcome, message) = match row {
+            Some(r) if errors.is_empty() => (Ok(r), Outcome::Unchanged, String::new()),
+            _ => {
+                let message = errors
+                    .first()
+                    .map(|e| e.message.clone())
+                    .unwrap_or_default();
+                (Err(errors), Outcome::Rejected, message)
+            }
+        };
+        batch.push(Item {
+            line,
+            email,
+            raw: keep_raw.then(|| record.clone()),
+            row,
+            outcome,
+            message,
+        });
+        if batch.len() >= batch_size {
+            let bytes = record.position().map(|p| p.byte()).unwrap_or(0) + bom_len;
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            if tx.send(Msg::Batch { items: full, bytes }).is_err() {
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let bytes = reader.position().byte() + bom_len;
+        let _ = tx.send(Msg::Batch {
+            items: batch,
+            bytes,
+        });
+    }
+}

@@ -1,0 +1,238 @@
+//! The outcome of an import: counts, per-row errors, and the files a user
+//! can act on (`--rejects`, `--outcomes`).
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::ImportError;
+
+/// Errors kept in the report (the counts are never capped; `--rejects` and
+/// `--outcomes` have every row).
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
+/// One reason a row was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub line: u64,
+    /// The column's name, or None when the problem is the row as a whole.
+    pub column: Option<String>,
+    /// The offending value (never a password).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub message: String,
+}
+
+/// What happened to one data row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Rejected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// The report of SPEC §5; `--json` prints it as one object.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    pub rows: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    pub repeated: u64,
+    pub encoding: String,
+    pub delimiter: String,
+    pub dry_run: bool,
+    /// Rows whose batch was committed (all of them after a successful run).
+    pub committed: u64,
+    /// Columns ignored by `--ignore-unknown-columns`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored_columns: Vec<String>,
+    pub errors: Vec<RowError>,
+    /// True when `errors` holds fewer entries than there were.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub errors_truncated: bool,
+    /// Set when the import as a whole failed: why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// Notes for the reader (e.g. that passwords were removed from --rejects).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn add_error(&mut self, e: RowError) {
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(e);
+        } else {
+            self.errors_truncated = true;
+        }
+    }
+
+    /// Exit status of SPEC §5: 0 all imported, 1 some rows rejected, 2 the
+    /// file was refused or the import failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.failure.is_some() {
+            2
+        } else if self.rejected > 0 {
+            1
+        } else {
+            0
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The human-readable report.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let what = if self.dry_run {
+            "Dry run of import"
+        } else {
+            "Import"
+        };
+        let _ = match self.id {
+            Some(id) => writeln!(s, "{what} {id} of {}", self.kind),
+            None => writeln!(s, "{what} of {}", self.kind),
+        };
+        let _ = writeln!(
+            s,
+            "  encoding {}, delimiter {}",
+            self.encoding, self.delimiter
+        );
+        if !self.ignored_columns.is_empty() {
+            let _ = writeln!(s, "  ignored columns: {}", self.ignored_columns.join(", "));
+        }
+        let would = if self.dry_run { " (would be)" } else { "" };
+        let _ = writeln!(
+            s,
+            "  rows {}: created {}, updated {}, unchanged {}, rejected {}{would}; repeated emails {}",
+            self.rows, self.created, self.updated, self.unchanged, self.rejected, self.repeated
+        );
+        for e in &self.errors {
+            let col = e
+                .column
+                .as_deref()
+                .map(|c| format!(", column {c}"))
+                .unwrap_or_default();
+            let val = e
+                .value
+                .as_deref()
+                .map(|v| format!(" ({v:?})"))
+                .unwrap_or_default();
+            let _ = writeln!(s, "  line {}{col}{val}: {}", e.line, e.message);
+        }
+        if self.errors_truncated {
+            let _ = writeln!(
+                s,
+                "  … more errors: see --rejects / --outcomes for every row"
+            );
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "  note: {n}");
+        }
+        if let Some(f) = &self.failure {
+            let _ = writeln!(s, "  FAILED: {f}");
+            let _ = writeln!(s, "  rows committed before the failure: {}", self.committed);
+        }
+        s
+    }
+}
+
+fn create(path: &Path, what: &str) -> Result<BufWriter<File>, ImportError> {
+    File::create(path).map(BufWriter::new).map_err(|e| {
+        ImportError::Output(format!(
+            "cannot create the {what} file '{}': {e}",
+            path.display()
+        ))
+    })
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> ImportError {
+    ImportError::Output(format!("cannot write '{}': {e}", path.display()))
+}
+
+/// `--rejects FILE`: the original header, then each rejected row as read.
+pub struct RejectsWriter {
+    path: std::path::PathBuf,
+    out: csv::Writer<BufWriter<File>>,
+}
+
+impl RejectsWriter {
+    pub fn create(path: &Path, header: &csv::ByteRecord) -> Result<Self, ImportError> {
+        let mut out = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(create(path, "rejects")?);
+        out.write_byte_record(header)
+            .map_err(|e| write_err(path, e))?;
+        Ok(RejectsWriter {
+            path: path.to_path_buf(),
+            out,
+        })
+    }
+    pub fn write(&mut self, record: &csv::ByteRecord) -> Result<(), ImportError> {
+        self.out
+            .write_byte_record(record)
+            .map_err(|e| write_err(&self.path, e))
+    }
+    pub fn finish(mut self) -> Result<(), ImportError> {
+        self.out.flush().map_err(|e| write_err(&self.path, e))
+    }
+}
+
+/// `--outcomes FILE`: `line,email,outcome,message` for every data row.
+pub struct OutcomesWriter {
+    path: std::path::PathBuf,
+    out: csv::Writer<BufWriter<File>>,
+}
+
+impl OutcomesWriter {
+    pub fn create(path: &Path) -> Result<Self, ImportError> {
+        let mut out = csv::Writer::from_writer(create(path, "outcomes")?);
+        out.write_record(["line", "email", "outcome", "message"])
+            .map_err(|e| write_err(path, e))?;
+        Ok(OutcomesWriter {
+            path: path.to_path_buf(),
+            out,
+        })
+    }
+    pub fn write(
+        &mut self,
+        line: u64,
+        email: &str,
+        outcome: Outcome,
+        message: &str,
+    ) -> Result<(), ImportError> {
+        let mut buf = itoa_line(line);
+        self.out
+            .write_record([buf.as_mut_str() as &str, email, outcome.as_str(), message])
+            .map_err(|e| write_err(&self.path, e))
+    }
+    pub fn finish(mut self) -> Result<(), ImportError> {
+        self.out.flush().map_err(|e| write_err(&self.path, e))
+    }
+}
+
+fn itoa_line(n: u64) -> String {
+    n.to_string()
+}

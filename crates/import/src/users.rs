@@ -1,0 +1,1 @@
+//! The users import (SPEC §4).

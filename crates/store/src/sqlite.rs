@@ -1,0 +1,681 @@
+//! The embedded SQLite backend: one file, nothing to install.
+//!
+//! Bulk writes are prepared statements (cached, reused across a batch) in
+//! one transaction per batch. Pragmas, and why:
+//! - `journal_mode=WAL`: readers never block the writer, and a commit is one
+//!   sequential append;
+//! - `synchronous=NORMAL`: in WAL mode a crash or kill can never corrupt the
+//!   database or leave half a transaction (a batch is all or nothing); at
+//!   worst a power cut forgets the last committed batches, which importing
+//!   the file again restores;
+//! - `busy_timeout`: several `roster` processes may share the file.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::{
+    decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, parse_snapshot, snapshot,
+    Catalog, Company, Contact, ContactWrite, Contacts, CustomField, FieldType, ImportRecord,
+    Imports, Label, NewField, Result, Role, Store, StoreError, Transactions, UndoConflict, User,
+    UserWrite, Users,
+};
+
+/// Each entry moves the schema one version forward; never edit a shipped one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE companies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE labels (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE custom_fields (
+    id INTEGER PRIMARY KEY,
+    variable_name TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    first_name TEXT,
+    last_name TEXT,
+    company_id INTEGER REFERENCES companies(id),
+    labels TEXT NOT NULL DEFAULT '',
+    custom TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL,
+    created_import INTEGER,
+    changed_by INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    first_name TEXT,
+    last_name TEXT,
+    password_hash TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    created_import INTEGER,
+    changed_by INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE imports (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    options TEXT NOT NULL,
+    report TEXT NOT NULL DEFAULT '{}',
+    started_by TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE TABLE import_changes (
+    import_id INTEGER NOT NULL,
+    contact_id INTEGER NOT NULL,
+    before TEXT NOT NULL,
+    PRIMARY KEY (import_id, contact_id)
+) WITHOUT ROWID;
+"#];
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn db(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |e| StoreError::Database(format!("SQLite failed while {what}: {e}"))
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+impl SqliteStore {
+    /// Opens the file at `path` (":memory:" works too), creating it and
+    /// migrating it to the current schema when needed.
+    pub fn open(path: &str) -> Result<Self> {
+        if path.is_empty() {
+            return Err(StoreError::Url(
+                "the SQLite URL has no path; use sqlite://roster.db".into(),
+            ));
+        }
+        if let Some(parent) = Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() && !parent.exists() {
+                return Err(StoreError::Url(format!(
+                    "the folder '{}' for the database does not exist; create it or choose another path",
+                    parent.display()
+                )));
+            }
+        }
+        let conn = Connection::open(path).map_err(|e| {
+            StoreError::Database(format!("cannot open the SQLite database '{path}': {e}"))
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(db("setting the busy timeout"))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16000;",
+        )
+        .map_err(|e| {
+            StoreError::Database(format!(
+                "cannot use '{path}' as a SQLite database ({e}); is it another kind of file?"
+            ))
+        })?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db("reading the schema version"))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::Database(format!(
+                "the database has schema version {version}, newer than this roster knows ({known}); upgrade roster"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(db("migrating"))?;
+            tx.execute_batch(sql).map_err(db("migrating the schema"))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(db("migrating"))?;
+            tx.commit().map_err(db("migrating"))?;
+        }
+        Ok(())
+    }
+}
+
+fn row_to_contact(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
+    let labels: String = r.get(5)?;
+    let custom: String = r.get(6)?;
+    Ok(Contact {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        first_name: r.get(2)?,
+        last_name: r.get(3)?,
+        company_id: r.get(4)?,
+        labels: decode_ids(&labels),
+        custom: decode_custom(&custom),
+        changed_by: r.get(7)?,
+    })
+}
+
+const CONTACT_COLUMNS: &str =
+    "id, email, first_name, last_name, company_id, labels, custom, changed_by";
+
+fn custom_text(c: &Contact) -> String {
+    if c.custom.is_empty() {
+        String::new()
+    } else {
+        encode_custom(&c.custom)
+    }
+}
+
+fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let role: String = r.get(6)?;
+    Ok(User {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        first_name: r.get(2)?,
+        last_name: r.get(3)?,
+        password_hash: r.get(4)?,
+        active: r.get(5)?,
+        role: Role::parse(&role).unwrap_or_default(),
+    })
+}
+
+const USER_COLUMNS: &str = "id, email, first_name, last_name, password_hash, active, role";
+
+impl Transactions for SqliteStore {
+    fn begin(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(db("starting a transaction"))
+    }
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(db("committing"))
+    }
+    fn rollback(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("ROLLBACK")
+            .map_err(db("rolling back"))
+    }
+}
+
+impl Catalog for SqliteStore {
+    fn add_company(&mut self, name: &str) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO companies (name, created_at) VALUES (?1, ?2)",
+                params![name, now_rfc3339()],
+            )
+            .map_err(db("adding a company"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn companies(&mut self) -> Result<Vec<Company>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, name FROM companies ORDER BY id")
+            .map_err(db("listing companies"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Company {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            })
+            .map_err(db("listing companies"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing companies"))
+    }
+
+    fn company_exists(&mut self, id: i64) -> Result<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM companies WHERE id = ?1")
+            .map_err(db("looking up a company"))?;
+        st.exists([id]).map_err(db("looking up a company"))
+    }
+
+    fn add_label(&mut self, name: &str) -> Result<i64> {
+        match self.conn.execute(
+            "INSERT INTO labels (name, created_at) VALUES (?1, ?2)",
+            params![name, now_rfc3339()],
+        ) {
+            Ok(_) => Ok(self.conn.last_insert_rowid()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "a label named '{name}' already exists"
+            ))),
+            Err(e) => Err(db("adding a label")(e)),
+        }
+    }
+
+    fn ensure_label(&mut self, name: &str) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO labels (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, now_rfc3339()],
+            )
+            .map_err(db("creating a label"))?;
+        self.conn
+            .query_row("SELECT id FROM labels WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .map_err(db("creating a label"))
+    }
+
+    fn labels(&mut self) -> Result<Vec<Label>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, name FROM labels ORDER BY id")
+            .map_err(db("listing labels"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Label {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            })
+            .map_err(db("listing labels"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing labels"))
+    }
+
+    fn add_field(&mut self, f: &NewField) -> Result<i64> {
+        let options = serde_json::to_string(&f.options).unwrap_or_else(|_| "[]".into());
+        match self.conn.execute(
+            "INSERT INTO custom_fields (variable_name, name, type, options, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![f.variable_name, f.name, f.field_type.as_str(), options, now_rfc3339()],
+        ) {
+            Ok(_) => Ok(self.conn.last_insert_rowid()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "a custom field with variable name '{}' already exists",
+                f.variable_name
+            ))),
+            Err(e) => Err(db("adding a custom field")(e)),
+        }
+    }
+
+    fn fields(&mut self) -> Result<Vec<CustomField>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT id, variable_name, name, type, options FROM custom_fields ORDER BY id",
+            )
+            .map_err(db("listing custom fields"))?;
+        let rows = st
+            .query_map([], |r| {
+                let t: String = r.get(3)?;
+                let options: String = r.get(4)?;
+                Ok(CustomField {
+                    id: r.get(0)?,
+                    variable_name: r.get(1)?,
+                    name: r.get(2)?,
+                    field_type: FieldType::parse(&t).unwrap_or(FieldType::Text),
+                    options: serde_json::from_str(&options).unwrap_or_default(),
+                })
+            })
+            .map_err(db("listing custom fields"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing custom fields"))
+    }
+}
+
+impl Contacts for SqliteStore {
+    fn load_contacts(&mut self, emails: &[&str]) -> Result<Vec<Contact>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts WHERE email = ?1"
+            ))
+            .map_err(db("loading contacts"))?;
+        let mut out = Vec::new();
+        for email in emails {
+            if let Some(c) = st
+                .query_row([email], row_to_contact)
+                .optional()
+                .map_err(db("loading contacts"))?
+            {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    fn write_contacts(&mut self, import_id: Option<i64>, writes: &[ContactWrite]) -> Result<()> {
+        let now = now_rfc3339();
+        let source = if import_id.is_some() { "import" } else { "api" };
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO contacts (email, first_name, last_name, company_id, labels, custom, source, created_import, changed_by, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?9)",
+            )
+            .map_err(db("writing contacts"))?;
+        let mut update = self
+            .conn
+            .prepare_cached(
+                "UPDATE contacts SET first_name = ?2, last_name = ?3, company_id = ?4, labels = ?5, custom = ?6, changed_by = ?7, updated_at = ?8 WHERE id = ?1",
+            )
+            .map_err(db("writing contacts"))?;
+        let mut keep = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO import_changes (import_id, contact_id, before) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            )
+            .map_err(db("recording the import for undo"))?;
+        for w in writes {
+            let a = &w.after;
+            let labels = encode_ids(&a.labels);
+            let custom = custom_text(a);
+            match &w.before {
+                None => {
+                    insert
+                        .execute(params![
+                            a.email,
+                            a.first_name,
+                            a.last_name,
+                            a.company_id,
+                            labels,
+                            custom,
+                            source,
+                            import_id,
+                            now
+                        ])
+                        .map_err(db("inserting a contact"))?;
+                }
+                Some(b) => {
+                    update
+                        .execute(params![
+                            b.id,
+                            a.first_name,
+                            a.last_name,
+                            a.company_id,
+                            labels,
+                            custom,
+                            import_id,
+                            now
+                        ])
+                        .map_err(db("updating a contact"))?;
+                    if let Some(import_id) = import_id {
+                        keep.execute(params![import_id, b.id, snapshot(b)])
+                            .map_err(db("recording the import for undo"))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn each_contact(&mut self, f: &mut dyn FnMut(Contact) -> Result<()>) -> Result<()> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts ORDER BY email"
+            ))
+            .map_err(db("reading contacts"))?;
+        let mut rows = st.query([]).map_err(db("reading contacts"))?;
+        while let Some(r) = rows.next().map_err(db("reading contacts"))? {
+            f(row_to_contact(r).map_err(db("reading contacts"))?)?;
+        }
+        Ok(())
+    }
+
+    fn count_contacts(&mut self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT count(*) FROM contacts", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(db("counting contacts"))
+    }
+}
+
+impl Users for SqliteStore {
+    fn load_users(&mut self, emails: &[&str]) -> Result<Vec<User>> {
+        let mut out = Vec::new();
+        for email in emails {
+            if let Some(u) = self.user_by_email(email)? {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    fn write_users(&mut self, import_id: Option<i64>, writes: &[UserWrite]) -> Result<()> {
+        let now = now_rfc3339();
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO users (email, first_name, last_name, password_hash, active, role, created_import, changed_by, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8)",
+            )
+            .map_err(db("writing users"))?;
+        let mut update = self
+            .conn
+            .prepare_cached(
+                "UPDATE users SET first_name = ?2, last_name = ?3, password_hash = ?4, active = ?5, role = ?6, changed_by = ?7, updated_at = ?8 WHERE id = ?1",
+            )
+            .map_err(db("writing users"))?;
+        for w in writes {
+            let a = &w.after;
+            match &w.before {
+                None => insert
+                    .execute(params![
+                        a.email,
+                        a.first_name,
+                        a.last_name,
+                        a.password_hash,
+                        a.active,
+                        a.role.as_str(),
+                        import_id,
+                        now
+                    ])
+                    .map_err(db("inserting a user"))?,
+                Some(b) => update
+                    .execute(params![
+                        b.id,
+                        a.first_name,
+                        a.last_name,
+                        a.password_hash,
+                        a.active,
+                        a.role.as_str(),
+                        import_id,
+                        now
+                    ])
+                    .map_err(db("updating a user"))?,
+            };
+        }
+        Ok(())
+    }
+
+    fn user_by_email(&mut self, email: &str) -> Result<Option<User>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE email = ?1"
+            ))
+            .map_err(db("loading a user"))?;
+        st.query_row([email], row_to_user)
+            .optional()
+            .map_err(db("loading a user"))
+    }
+
+    fn set_password_hash(&mut self, id: i64, hash: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, hash, now_rfc3339()],
+            )
+            .map_err(db("updating a password hash"))?;
+        Ok(())
+    }
+
+    fn each_user(&mut self, f: &mut dyn FnMut(User) -> Result<()>) -> Result<()> {
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))
+            .map_err(db("reading users"))?;
+        let mut rows = st.query([]).map_err(db("reading users"))?;
+        while let Some(r) = rows.next().map_err(db("reading users"))? {
+            f(row_to_user(r).map_err(db("reading users"))?)?;
+        }
+        Ok(())
+    }
+}
+
+fn row_to_import(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRecord> {
+    let options: String = r.get(3)?;
+    let report: String = r.get(4)?;
+    Ok(ImportRecord {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        status: r.get(2)?,
+        options: serde_json::from_str(&options).unwrap_or_default(),
+        report: serde_json::from_str(&report).unwrap_or_default(),
+        started_by: r.get(5)?,
+        started_at: r.get(6)?,
+        finished_at: r.get(7)?,
+    })
+}
+
+const IMPORT_COLUMNS: &str =
+    "id, kind, status, options, report, started_by, started_at, finished_at";
+
+impl Imports for SqliteStore {
+    fn start_import(
+        &mut self,
+        kind: &str,
+        options: &serde_json::Value,
+        started_by: &str,
+    ) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO imports (kind, status, options, started_by, started_at) VALUES (?1, 'running', ?2, ?3, ?4)",
+                params![kind, options.to_string(), started_by, now_rfc3339()],
+            )
+            .map_err(db("recording the import"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn finish_import(&mut self, id: i64, status: &str, report: &serde_json::Value) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE imports SET status = ?2, report = ?3, finished_at = ?4 WHERE id = ?1",
+                params![id, status, report.to_string(), now_rfc3339()],
+            )
+            .map_err(db("recording the import's result"))?;
+        Ok(())
+    }
+
+    fn imports(&mut self) -> Result<Vec<ImportRecord>> {
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {IMPORT_COLUMNS} FROM imports ORDER BY id"))
+            .map_err(db("listing imports"))?;
+        let rows = st
+            .query_map([], row_to_import)
+            .map_err(db("listing imports"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("listing imports"))
+    }
+
+    fn import(&mut self, id: i64) -> Result<ImportRecord> {
+        self.conn
+            .query_row(
+                &format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = ?1"),
+                [id],
+                row_to_import,
+            )
+            .optional()
+            .map_err(db("reading an import"))?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("there is no import {id}; see roster imports list"))
+            })
+    }
+
+    fn undo_conflicts(&mut self, id: i64) -> Result<Vec<UndoConflict>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT email, 'created by this import, changed since' FROM contacts WHERE created_import = ?1 AND changed_by IS NOT ?1 \
+                 UNION ALL \
+                 SELECT c.email, 'updated by this import, changed since' FROM import_changes k JOIN contacts c ON c.id = k.contact_id \
+                 WHERE k.import_id = ?1 AND c.changed_by IS NOT ?1 ORDER BY 1",
+            )
+            .map_err(db("checking the import for undo"))?;
+        let rows = st
+            .query_map([id], |r| {
+                Ok(UndoConflict {
+                    email: r.get(0)?,
+                    reason: r.get(1)?,
+                })
+            })
+            .map_err(db("checking the import for undo"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(db("checking the import for undo"))
+    }
+
+    fn undo_import(&mut self, id: i64) -> Result<(u64, u64)> {
+        let tx = self.conn.transaction().map_err(db("undoing an import"))?;
+        let deleted = tx
+            .execute("DELETE FROM contacts WHERE created_import = ?1", [id])
+            .map_err(db("deleting the contacts an import created"))? as u64;
+        let mut restored = 0;
+        {
+            let mut st = tx
+                .prepare("SELECT contact_id, before FROM import_changes WHERE import_id = ?1")
+                .map_err(db("undoing an import"))?;
+            let mut upd = tx
+                .prepare(
+                    "UPDATE contacts SET first_name = ?2, last_name = ?3, company_id = ?4, labels = ?5, custom = ?6, changed_by = NULL, updated_at = ?7 WHERE id = ?1",
+                )
+                .map_err(db("undoing an import"))?;
+            let now = now_rfc3339();
+            let mut rows = st.query([id]).map_err(db("undoing an import"))?;
+            while let Some(r) = rows.next().map_err(db("undoing an import"))? {
+                let cid: i64 = r.get(0).map_err(db("undoing an import"))?;
+                let before: String = r.get(1).map_err(db("undoing an import"))?;
+                let s = parse_snapshot(&before)?;
+                restored += upd
+                    .execute(params![
+                        cid,
+                        s.first_name,
+                        s.last_name,
+                        s.company_id,
+                        s.labels,
+                        s.custom,
+                        now
+                    ])
+                    .map_err(db("restoring a contact"))? as u64;
+            }
+        }
+        tx.execute("DELETE FROM import_changes WHERE import_id = ?1", [id])
+            .map_err(db("undoing an import"))?;
+        tx.execute(
+            "UPDATE imports SET status = 'undone', finished_at = ?2 WHERE id = ?1",
+            params![id, now_rfc3339()],
+        )
+        .map_err(db("undoing an import"))?;
+        tx.commit().map_err(db("undoing an import"))?;
+        Ok((deleted, restored))
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
