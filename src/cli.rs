@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use roster_core::field::{check_variable_name, FieldType};
 use roster_import::{DecodeOptions, Input, OnExisting, Options, Report};
-use roster_store::{Catalog, NewField, Store};
+use roster_store::{NewField, Store};
 
 mod export;
 mod users;

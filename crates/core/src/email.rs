@@ -111,7 +111,11 @@ pub fn normalize_email(raw: &str) -> Result<String, EmailError> {
         return Err(EmailError::Empty);
     }
     let (email, ascii) = if trimmed.is_ascii() {
-        (trimmed.to_ascii_lowercase(), true)
+        let lower = trimmed.to_ascii_lowercase();
+        if fast_accept(lower.as_bytes()) {
+            return Ok(lower);
+        }
+        (lower, true)
     } else {
         let lower = trimmed.to_lowercase();
         let ascii = lower.is_ascii();
@@ -119,6 +123,99 @@ pub fn normalize_email(raw: &str) -> Result<String, EmailError> {
     };
     validate(&email, ascii)?;
     Ok(email)
+}
+
+/// Byte classes for [`fast_accept`].
+const ATEXT_CLASS: u8 = 1;
+const ALNUM_CLASS: u8 = 2;
+const DIGIT_CLASS: u8 = 4;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        if ATEXT[i] {
+            t[i] |= ATEXT_CLASS;
+        }
+        if b.is_ascii_lowercase() || b.is_ascii_digit() {
+            t[i] |= ALNUM_CLASS;
+        }
+        if b.is_ascii_digit() {
+            t[i] |= DIGIT_CLASS;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Accept-only single pass over a lowercased ASCII address, for the common
+/// case of a plain address whose domain needs no IDNA processing. It returns
+/// `false` on anything unusual (an error, or an `xn--` label); the caller
+/// then runs the full validation, which accepts or explains. It never
+/// accepts an address the full validation rejects (see the tests).
+fn fast_accept(b: &[u8]) -> bool {
+    let n = b.len();
+    let mut i = 0;
+    // Local part: dot-atom of atext, at most 64 bytes.
+    let mut prev_dot = true; // a leading dot counts as a doubled one
+    while i < n {
+        let c = b[i];
+        if c == b'@' {
+            break;
+        }
+        if c == b'.' {
+            if prev_dot {
+                return false;
+            }
+            prev_dot = true;
+        } else if CLASS[usize::from(c)] & ATEXT_CLASS != 0 {
+            prev_dot = false;
+        } else {
+            return false;
+        }
+        i += 1;
+    }
+    if i == n || prev_dot || i > MAX_LOCAL_BYTES {
+        return false;
+    }
+    // Domain: LDH labels of 1 to 63 bytes, no hyphen at either end, none with
+    // '--' in the third and fourth positions (reserved, or `xn--`).
+    i += 1;
+    let mut label_start = i;
+    let mut labels = 1usize;
+    let mut all_digits = true;
+    while i < n {
+        let c = b[i];
+        let class = CLASS[usize::from(c)];
+        if class & ALNUM_CLASS != 0 {
+            all_digits &= class & DIGIT_CLASS != 0;
+        } else if c == b'-' {
+            let offset = i - label_start;
+            if offset == 0 || (offset == 2 && b.get(i + 1) == Some(&b'-')) {
+                return false;
+            }
+            all_digits = false;
+        } else if c == b'.' {
+            let len = i - label_start;
+            if len == 0 || len > MAX_LABEL_BYTES || b[i - 1] == b'-' {
+                return false;
+            }
+            labels += 1;
+            label_start = i + 1;
+            all_digits = true;
+        } else {
+            return false;
+        }
+        i += 1;
+    }
+    let len = n - label_start;
+    len != 0
+        && len <= MAX_LABEL_BYTES
+        && b[n - 1] != b'-'
+        && labels >= 2
+        && !all_digits
+        && n <= MAX_TOTAL_BYTES
+        && special_use_reason(&b[label_start..]).is_none()
 }
 
 /// Validates an already trimmed and lowercased address.
@@ -331,14 +428,14 @@ fn validate_local(local: &str, ascii: bool) -> Result<(), EmailError> {
 
 /// Special-use top-level names (RFC 6761, 6762, 7686, 3172) and why mail
 /// cannot go there.
-fn special_use_reason(tld: &str) -> Option<&'static str> {
+fn special_use_reason(tld: &[u8]) -> Option<&'static str> {
     Some(match tld {
-        "test" => "is reserved for testing (RFC 6761)",
-        "localhost" => "refers to the local machine (RFC 6761)",
-        "invalid" => "is reserved as always invalid (RFC 6761)",
-        "local" => "is reserved for multicast DNS on local networks (RFC 6762)",
-        "onion" => "is a Tor onion service name (RFC 7686)",
-        "arpa" => "is reserved for internet infrastructure (RFC 3172)",
+        b"test" => "is reserved for testing (RFC 6761)",
+        b"localhost" => "refers to the local machine (RFC 6761)",
+        b"invalid" => "is reserved as always invalid (RFC 6761)",
+        b"local" => "is reserved for multicast DNS on local networks (RFC 6762)",
+        b"onion" => "is a Tor onion service name (RFC 7686)",
+        b"arpa" => "is reserved for internet infrastructure (RFC 3172)",
         _ => return None,
     })
 }
@@ -445,7 +542,7 @@ fn validate_domain(domain: &str) -> Result<usize, EmailError> {
     if last.bytes().all(|b| b.is_ascii_digit()) {
         return Err(EmailError::NumericTld(domain.to_owned()));
     }
-    if let Some(reason) = special_use_reason(last) {
+    if let Some(reason) = special_use_reason(last.as_bytes()) {
         return Err(EmailError::ReservedDomain {
             domain: domain.to_owned(),
             reason,
@@ -470,39 +567,39 @@ fn check_idn(domain: &str) -> Result<usize, EmailError> {
         )
         .map_err(|_| idn_error(&uts46, domain))?;
 
-    let (unicode, result) =
-        uts46.to_unicode(domain.as_bytes(), AsciiDenyList::STD3, Hyphens::Check);
-    if result.is_err() {
-        return Err(idn_error(&uts46, domain));
-    }
-    if unicode != domain {
-        let mut given = domain.split('.');
-        let mut mapped = unicode.split('.');
-        loop {
-            match (given.next(), mapped.next()) {
-                (None, None) => break,
-                // An A-label is shown decoded; the round trip was validated above.
-                (Some(g), Some(_)) if g.starts_with("xn--") => {}
-                (Some(g), Some(m)) if g == m => {}
-                _ => {
-                    return Err(match mapped_char(&uts46, domain) {
-                        Some(c) => EmailError::InvalidDomainChar(c),
-                        None => EmailError::NotNormalized(domain.to_owned()),
-                    })
-                }
-            }
-        }
-    }
-
+    // Stability: every label must already be in the form UTS 46 maps it to.
+    // ASCII labels (including valid `xn--` ones) come out unchanged; a
+    // non-ASCII label must come out as exactly its own punycode encoding.
     let mut given = domain.split('.');
+    let mut stable = true;
     for label in ascii.split('.') {
-        let original = given.next().unwrap_or(label);
+        let Some(original) = given.next() else {
+            stable = false;
+            break;
+        };
+        let same = if original.is_ascii() {
+            original == label
+        } else {
+            label.strip_prefix("xn--").is_some_and(|encoded| {
+                idna::punycode::encode_str(original).as_deref() == Some(encoded)
+            })
+        };
+        if !same {
+            stable = false;
+            break;
+        }
         if label.len() > MAX_LABEL_BYTES {
             return Err(EmailError::LabelTooLong {
                 label: original.to_owned(),
                 len: label.len(),
             });
         }
+    }
+    if !stable || given.next().is_some() {
+        return Err(match mapped_char(&uts46, domain) {
+            Some(c) => EmailError::InvalidDomainChar(c),
+            None => EmailError::NotNormalized(domain.to_owned()),
+        });
     }
     Ok(ascii.len())
 }
@@ -770,6 +867,27 @@ mod tests {
         }
     }
 
+    /// The accept-only fast path must never accept what the full
+    /// validation rejects, and must take the common plain addresses.
+    #[test]
+    fn fast_path_is_sound() {
+        for &(input, expected) in CASES {
+            let lower = input.trim().to_ascii_lowercase();
+            if input.trim().is_ascii() && fast_accept(lower.as_bytes()) {
+                assert!(expected.is_ok(), "fast path accepted {input:?}");
+                assert_eq!(validate(&lower, true), Ok(()), "{input:?}");
+            }
+        }
+        for plain in [
+            "abc@example.com",
+            "o'brien+x@a-b.co.uk",
+            "a@b.co",
+            "me@test.com",
+        ] {
+            assert!(fast_accept(plain.as_bytes()), "{plain}");
+        }
+    }
+
     #[test]
     fn lengths() {
         // Local part: 64 bytes is the limit, 65 is rejected; counted in UTF-8.
@@ -895,6 +1013,13 @@ mod tests {
                 let ours = validate_domain(&domain).is_ok();
                 let strict = idna::domain_to_ascii_strict(&domain).is_ok();
                 assert_eq!(ours, strict, "domain {domain:?}");
+                let email = format!("me@{domain}");
+                if fast_accept(email.as_bytes()) {
+                    assert!(
+                        strict && !domain.contains("xn--"),
+                        "fast path took {email:?}"
+                    );
+                }
             }
         }
     }

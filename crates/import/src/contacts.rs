@@ -10,7 +10,6 @@ use crate::header::{Column, Plan};
 use crate::pipeline::{self, Item, Kind, RowParser};
 use crate::{ImportError, Input, OnExisting, Options, Outcome, Report, RowError};
 
-const EMAIL: usize = 0;
 const FIRST_NAME: usize = 1;
 const LAST_NAME: usize = 2;
 const COMPANY_ID: usize = 3;

@@ -122,3 +122,4 @@ impl Options {
 }
 
 pub use contacts::import_contacts;
+pub use users::import_users;

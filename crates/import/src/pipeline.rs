@@ -107,6 +107,10 @@ pub(crate) fn run<K: Kind>(
         .has_headers(false)
         .flexible(true)
         .delimiter(decoded.delimiter)
+        // Records end at '\n' only: the '\r' of a CRLF ending is trimmed
+        // with the rest of the last cell's white space. (With the default
+        // terminator the csv crate reports CRLF files' lines one too low.)
+        .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(decoded.reader);
     let mut header_raw = StringRecord::new();
     let read = reader

@@ -15,6 +15,7 @@ use std::fmt;
 
 pub use roster_core::field::{CustomField, FieldType};
 
+pub mod auth;
 pub mod postgres;
 pub mod scratch;
 pub mod sqlite;

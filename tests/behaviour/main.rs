@@ -1,0 +1,9 @@
+//! Roster's behaviour suite: one test binary (it compiles once), every test
+//! run on SQLite and on PostgreSQL.
+
+mod support;
+
+mod catalog;
+mod contacts;
+mod property;
+mod users;

@@ -1,0 +1,172 @@
+//! The harness of the behaviour suite: every test body runs once per
+//! backend (SQLite always; PostgreSQL when ROSTER_TEST_POSTGRES_URL is set,
+//! and it must be when CI=true), each in a database of its own.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database and a scratch folder for one test.
+pub struct Env {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pg_schema: Option<(String, String)>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The PostgreSQL server's URL, or None (loudly) on a laptop without one.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("ROSTER_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but ROSTER_TEST_POSTGRES_URL is not set: the PostgreSQL half of the behaviour suite must run in CI");
+            }
+            eprintln!("SKIPPED (PostgreSQL): set ROSTER_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test to run this test on PostgreSQL");
+            None
+        }
+    }
+}
+
+impl Env {
+    /// None when the backend is not available here (PostgreSQL off CI).
+    pub fn new(backend: Backend, name: &str) -> Option<Env> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+                Some(Env { backend, dir, url, pg_schema: None })
+            }
+            Backend::Postgres => {
+                let base = postgres_url()?;
+                let schema = format!(
+                    "t_{}_{}_{}",
+                    name.replace(|c: char| !c.is_ascii_alphanumeric(), "_").to_lowercase(),
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                let schema: String = schema.chars().take(60).collect();
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}schema={schema}");
+                Some(Env { backend, dir, url, pg_schema: Some((base, schema)) })
+            }
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `content` to a file in the scratch folder; returns its path.
+    pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, content).expect("write a scratch file");
+        p
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_roster"));
+        c.env("ROSTER_DATABASE_URL", &self.url)
+            .env("ROSTER_INSECURE_FAST_HASH", "1")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `roster ARGS`, feeding `stdin`.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
+        use std::io::Write;
+        let mut c = self.cmd();
+        c.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().expect("start roster");
+        child.stdin.take().expect("stdin").write_all(stdin).expect("feed stdin");
+        Run::from(child.wait_with_output().expect("run roster"), args)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.cmd().args(args).output().expect("run roster");
+        Run::from(out, args)
+    }
+
+    /// Runs and requires exit status 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_eq!(r.code, 0, "roster {args:?} failed:\n{}", r.stderr);
+        r.stdout
+    }
+
+    /// `roster import contacts FILE --json ARGS`; returns (exit code, report).
+    pub fn import(&self, kind: &str, file: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+        let f = file.display().to_string();
+        let mut all = vec!["import", kind, f.as_str(), "--json"];
+        all.extend_from_slice(args);
+        let r = self.run(&all);
+        let report = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| {
+            panic!("roster {all:?} printed no JSON report ({e}):\nstdout: {}\nstderr: {}", r.stdout, r.stderr)
+        });
+        (r.code, report)
+    }
+
+    pub fn export(&self, kind: &str) -> String {
+        self.ok(&["export", kind])
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.pg_schema {
+            if let Ok(mut c) = postgres::Client::connect(base, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+            }
+        }
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output, args: &[&str]) -> Run {
+        let code = o.status.code().unwrap_or_else(|| panic!("roster {args:?} was killed by a signal"));
+        Run {
+            code,
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs a test body on every backend: `behaviour!(name, |env| { … });`
+/// makes `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! behaviour {
+    ($name:ident, |$env:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn body($env: &$crate::support::Env) $body
+            #[test]
+            fn sqlite() {
+                let env = $crate::support::Env::new($crate::support::Backend::Sqlite, stringify!($name)).expect("SQLite is always there");
+                body(&env);
+            }
+            #[test]
+            fn postgres() {
+                if let Some(env) = $crate::support::Env::new($crate::support::Backend::Postgres, stringify!($name)) {
+                    body(&env);
+                }
+            }
+        }
+    };
+}
