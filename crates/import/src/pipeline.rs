@@ -174,9 +174,8 @@ pub(crate) fn run<K: Kind>(
     let parser_thread = std::thread::Builder::new()
         .name("roster-parse".into())
         .spawn(move || {
-            parse_rows(
-                reader, parse_plan, parser, batch_size, keep_raw, bom_len, delimiter, tx,
-            )
+            let job = ParseJob { plan: parse_plan, parser, batch_size, keep_raw, bom_len, delimiter };
+            job.run(reader, tx)
         })
         .map_err(|e| ImportError::Options(format!("cannot start the parser thread: {e}")))?;
 
@@ -292,19 +291,29 @@ fn apply_batch<K: Kind>(
     if in_transaction {
         return kind.apply(store, import_id, items);
     }
-    store.begin()?;
-    match kind
-        .apply(store, import_id, items)
-        .and_then(|()| store.commit())
-    {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = store.rollback();
-            kind.rolled_back();
-            Err(e)
+    let mut attempt = 0;
+    loop {
+        store.begin()?;
+        match kind.apply(store, import_id, items).and_then(|()| store.commit()) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let _ = store.rollback();
+                kind.rolled_back();
+                // Another writer touched the same emails at the same time:
+                // the batch is applied again on top of what it committed.
+                if matches!(e, StoreError::Conflict(_)) && attempt < MAX_RETRIES {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
+                    continue;
+                }
+                return Err(e);
+            }
         }
     }
 }
+
+/// How often a batch is tried again after a conflict with a concurrent writer.
+const MAX_RETRIES: u32 = 5;
 
 fn csv_fatal(e: csv::Error, bom_len: u64) -> ImportError {
     match e.kind() {
@@ -320,14 +329,30 @@ fn csv_fatal(e: csv::Error, bom_len: u64) -> ImportError {
     }
 }
 
-fn parse_rows<P: RowParser>(
-    mut reader: csv::Reader<Box<dyn std::io::Read + Send>>,
+/// What the parser thread needs besides the reader and the channel.
+struct ParseJob<P> {
     plan: Plan,
     parser: P,
     batch_size: usize,
     keep_raw: bool,
     bom_len: u64,
     delimiter: u8,
+}
+
+impl<P: RowParser> ParseJob<P> {
+    fn run(self, reader: csv::Reader<Box<dyn std::io::Read + Send>>, tx: mpsc::SyncSender<Msg<P::Row>>) {
+        let ParseJob { plan, parser, batch_size, keep_raw, bom_len, delimiter } = self;
+        parse_rows(reader, &plan, &parser, batch_size, keep_raw, (bom_len, delimiter), tx)
+    }
+}
+
+fn parse_rows<P: RowParser>(
+    mut reader: csv::Reader<Box<dyn std::io::Read + Send>>,
+    plan: &Plan,
+    parser: &P,
+    batch_size: usize,
+    keep_raw: bool,
+    (bom_len, delimiter): (u64, u8),
     tx: mpsc::SyncSender<Msg<P::Row>>,
 ) {
     let mut record = StringRecord::new();
@@ -364,6 +389,14 @@ fn parse_rows<P: RowParser>(
             None
         } else {
             let cells: Vec<&str> = record.iter().map(str::trim).collect();
+            if let Some(i) = cells.iter().position(|c| c.contains('\0')) {
+                errors.push(RowError {
+                    line,
+                    column: Some(plan.names[i].clone()),
+                    value: None,
+                    message: "the value contains a NUL character (byte 0), which cannot be stored; remove it".into(),
+                });
+            }
             for (i, col) in plan.columns.iter().enumerate() {
                 if *col == Column::Unnamed && !cells[i].is_empty() {
                     errors.push(RowError {
@@ -395,7 +428,7 @@ fn parse_rows<P: RowParser>(
                     }),
                 }
             }
-            parser.parse(&plan, &cells, line, &mut errors)
+            parser.parse(plan, &cells, line, &mut errors)
         };
         let (row, outcome, message) = match row {
             Some(r) if errors.is_empty() => (Ok(r), Outcome::Unchanged, String::new()),
