@@ -36,7 +36,11 @@ fn policy() -> PasswordPolicy {
     PasswordPolicy::from_env()
 }
 
-pub fn import(store: &mut dyn Store, input: Input, opts: &mut Options) -> Result<Report, ImportError> {
+pub fn import(
+    store: &mut dyn Store,
+    input: Input,
+    opts: &mut Options,
+) -> Result<Report, ImportError> {
     roster_import::import_users(store, input, opts, policy())
 }
 
@@ -44,7 +48,8 @@ pub fn import(store: &mut dyn Store, input: Input, opts: &mut Options) -> Result
 /// standard input (its line ending removed).
 fn read_password(prompt: &str) -> Result<Password> {
     if std::io::stdin().is_terminal() {
-        let p = rpassword::prompt_password(prompt).map_err(|e| anyhow!("cannot read the password: {e}"))?;
+        let p = rpassword::prompt_password(prompt)
+            .map_err(|e| anyhow!("cannot read the password: {e}"))?;
         return Ok(Password::new(p));
     }
     let mut s = String::new();
@@ -59,7 +64,11 @@ fn read_password(prompt: &str) -> Result<Password> {
 
 pub fn run(store: &mut dyn Store, cmd: UsersCommand, out: &mut dyn Write) -> Result<i32> {
     match cmd {
-        UsersCommand::CreateAdmin { email, first_name, last_name } => {
+        UsersCommand::CreateAdmin {
+            email,
+            first_name,
+            last_name,
+        } => {
             let email = normalize_email(&email).map_err(|e| anyhow!("'{email}': {e}"))?;
             if store.user_by_email(&email)?.is_some() {
                 bail!("a user with the email {email} already exists; see roster users list");
@@ -77,9 +86,18 @@ pub fn run(store: &mut dyn Store, cmd: UsersCommand, out: &mut dyn Write) -> Res
                 role: Role::Admin,
             };
             store.begin()?;
-            store.write_users(None, &[UserWrite { before: None, after: user }])?;
+            store.write_users(
+                None,
+                &[UserWrite {
+                    before: None,
+                    after: user,
+                }],
+            )?;
             store.commit()?;
-            let id = store.user_by_email(&email)?.map(|u| u.id).unwrap_or_default();
+            let id = store
+                .user_by_email(&email)?
+                .map(|u| u.id)
+                .unwrap_or_default();
             writeln!(out, "{id}")?;
         }
         UsersCommand::List { json } => {

@@ -9,10 +9,13 @@ use serde_json::{json, Value};
 use crate::behaviour;
 use crate::support::Env;
 
-const HEADER: &str = "email,first_name,last_name,company_id,labels,labels_id,plan,seats,renewal,vip,note";
+const HEADER: &str =
+    "email,first_name,last_name,company_id,labels,labels_id,plan,seats,renewal,vip,note";
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/contacts").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/contacts")
+        .join(name)
 }
 
 /// Labels Marketing=1, Trial=2, Demo=3; company 1; fields plan (select),
@@ -22,7 +25,15 @@ pub fn setup(env: &Env) {
         assert_eq!(env.ok(&["labels", "add", l]).trim(), (i + 1).to_string());
     }
     assert_eq!(env.ok(&["companies", "add", "Acme"]).trim(), "1");
-    env.ok(&["fields", "add", "plan", "--type", "select", "--options", "Free,Pro,Enterprise"]);
+    env.ok(&[
+        "fields",
+        "add",
+        "plan",
+        "--type",
+        "select",
+        "--options",
+        "Free,Pro,Enterprise",
+    ]);
     env.ok(&["fields", "add", "seats", "--type", "number"]);
     env.ok(&["fields", "add", "renewal", "--type", "date"]);
     env.ok(&["fields", "add", "vip", "--type", "boolean"]);
@@ -55,9 +66,17 @@ fn check(env: &Env, case: Case) {
         assert_eq!(e["line"], json!(line), "{ctx}");
         assert_eq!(e["column"].as_str().unwrap_or("(row)"), *column, "{ctx}");
         let m = e["message"].as_str().unwrap_or("");
-        assert!(m.contains(fragment), "message {m:?} lacks {fragment:?} in {ctx}");
+        assert!(
+            m.contains(fragment),
+            "message {m:?} lacks {fragment:?} in {ctx}"
+        );
     }
-    assert_eq!(env.export("contacts"), format!("{HEADER}\n{}", case.export), "export after {}", case.fixture);
+    assert_eq!(
+        env.export("contacts"),
+        format!("{HEADER}\n{}", case.export),
+        "export after {}",
+        case.fixture
+    );
 }
 
 fn counts(rows: u64, created: u64, updated: u64, unchanged: u64, rejected: u64) -> Value {
@@ -77,92 +96,117 @@ behaviour!(every_column_with_canonical_values, |env| {
 });
 
 behaviour!(utf8_byte_order_mark, |env| {
-    check(env, Case {
-        fixture: "bom.csv",
-        args: &[],
-        exit: 0,
-        report: json!({"created": 1, "encoding": "UTF-8", "delimiter": ","}),
-        errors: &[],
-        export: "zoë@example.com,Zoë,,,,,,,,,\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "bom.csv",
+            args: &[],
+            exit: 0,
+            report: json!({"created": 1, "encoding": "UTF-8", "delimiter": ","}),
+            errors: &[],
+            export: "zoë@example.com,Zoë,,,,,,,,,\n",
+        },
+    );
 });
 
 behaviour!(crlf_line_endings_keep_line_numbers, |env| {
-    check(env, Case {
-        fixture: "crlf.csv",
-        args: &[],
-        exit: 1,
-        report: counts(3, 2, 0, 0, 1),
-        errors: &[(4, "email", "no '@'")],
-        export: "ann@example.com,Ann,Lee,,,,,,,,\nbob@example.com,Bob,,,,,,,,,\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "crlf.csv",
+            args: &[],
+            exit: 1,
+            report: counts(3, 2, 0, 0, 1),
+            errors: &[(4, "email", "no '@'")],
+            export: "ann@example.com,Ann,Lee,,,,,,,,\nbob@example.com,Bob,,,,,,,,,\n",
+        },
+    );
 });
 
 behaviour!(quoted_commas_quotes_and_newlines, |env| {
-    check(env, Case {
-        fixture: "quoted_newlines.csv",
-        args: &[],
-        exit: 1,
-        report: counts(3, 2, 0, 0, 1),
-        errors: &[(7, "email", "no '@'")],
-        export: "ann@example.com,\"Ann, the \"\"first\"\"\",,,,,,,,,\"line one\nline two\"\n\
+    check(
+        env,
+        Case {
+            fixture: "quoted_newlines.csv",
+            args: &[],
+            exit: 1,
+            report: counts(3, 2, 0, 0, 1),
+            errors: &[(7, "email", "no '@'")],
+            export: "ann@example.com,\"Ann, the \"\"first\"\"\",,,,,,,,,\"line one\nline two\"\n\
                  bob@example.com,Bob,,,,,,,,,\"multi\nline\nnote\"\n",
-    });
+        },
+    );
 });
 
 behaviour!(windows_1252_is_detected, |env| {
-    check(env, Case {
-        fixture: "windows1252.csv",
-        args: &[],
-        exit: 0,
-        report: json!({"created": 2, "encoding": "windows-1252"}),
-        errors: &[],
-        export: "m.mueller@example.de,Jürgen,Müller,,,,,,,,\nzoe@example.fr,Zoë,Dœuf,,,,,,,,\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "windows1252.csv",
+            args: &[],
+            exit: 0,
+            report: json!({"created": 2, "encoding": "windows-1252"}),
+            errors: &[],
+            export: "m.mueller@example.de,Jürgen,Müller,,,,,,,,\nzoe@example.fr,Zoë,Dœuf,,,,,,,,\n",
+        },
+    );
 });
 
 behaviour!(windows_1252_by_flag, |env| {
-    check(env, Case {
-        fixture: "windows1252.csv",
-        args: &["--encoding", "windows-1252"],
-        exit: 0,
-        report: json!({"created": 2, "encoding": "windows-1252"}),
-        errors: &[],
-        export: "m.mueller@example.de,Jürgen,Müller,,,,,,,,\nzoe@example.fr,Zoë,Dœuf,,,,,,,,\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "windows1252.csv",
+            args: &["--encoding", "windows-1252"],
+            exit: 0,
+            report: json!({"created": 2, "encoding": "windows-1252"}),
+            errors: &[],
+            export: "m.mueller@example.de,Jürgen,Müller,,,,,,,,\nzoe@example.fr,Zoë,Dœuf,,,,,,,,\n",
+        },
+    );
 });
 
 behaviour!(utf16_le_tab_separated_as_excel_unicode_text, |env| {
-    check(env, Case {
-        fixture: "utf16le.csv",
-        args: &[],
-        exit: 0,
-        report: json!({"created": 2, "encoding": "UTF-16LE", "delimiter": "\t"}),
-        errors: &[],
-        export: "ann@example.com,Åsa,Nyström,,,,,,,,\nwang@example.cn,芳,王,,,,,,,,\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "utf16le.csv",
+            args: &[],
+            exit: 0,
+            report: json!({"created": 2, "encoding": "UTF-16LE", "delimiter": "\t"}),
+            errors: &[],
+            export: "ann@example.com,Åsa,Nyström,,,,,,,,\nwang@example.cn,芳,王,,,,,,,,\n",
+        },
+    );
 });
 
 behaviour!(utf16_be, |env| {
-    check(env, Case {
-        fixture: "utf16be.csv",
-        args: &[],
-        exit: 0,
-        report: json!({"created": 1, "encoding": "UTF-16BE", "delimiter": ","}),
-        errors: &[],
-        export: "ann@example.com,Ånn,,,,,,,,,\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "utf16be.csv",
+            args: &[],
+            exit: 0,
+            report: json!({"created": 1, "encoding": "UTF-16BE", "delimiter": ","}),
+            errors: &[],
+            export: "ann@example.com,Ånn,,,,,,,,,\n",
+        },
+    );
 });
 
 behaviour!(semicolons_as_european_excel_writes, |env| {
-    check(env, Case {
-        fixture: "semicolon.csv",
-        args: &[],
-        exit: 0,
-        report: json!({"created": 2, "delimiter": ";"}),
-        errors: &[],
-        export: "ann@example.com,Ann,\"Lee, Jr.\",,,,,12.5,,,\nbob@example.com,Bob; B.,,,,,,3,,,\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "semicolon.csv",
+            args: &[],
+            exit: 0,
+            report: json!({"created": 2, "delimiter": ";"}),
+            errors: &[],
+            export:
+                "ann@example.com,Ann,\"Lee, Jr.\",,,,,12.5,,,\nbob@example.com,Bob; B.,,,,,,3,,,\n",
+        },
+    );
 });
 
 behaviour!(uppercase_header_is_refused, |env| {
@@ -170,9 +214,16 @@ behaviour!(uppercase_header_is_refused, |env| {
     let (code, report) = env.import("contacts", &fixture("uppercase_header.csv"), &[]);
     assert_eq!(code, 2);
     let m = report["refused"].as_str().unwrap_or_default();
-    assert!(m.contains("rename 'Email' to 'email'") && m.contains("line 1"), "{m}");
+    assert!(
+        m.contains("rename 'Email' to 'email'") && m.contains("line 1"),
+        "{m}"
+    );
     assert_eq!(env.export("contacts"), format!("{HEADER}\n"));
-    let r = env.run(&["import", "contacts", fixture("uppercase_header.csv").to_str().unwrap_or_default()]);
+    let r = env.run(&[
+        "import",
+        "contacts",
+        fixture("uppercase_header.csv").to_str().unwrap_or_default(),
+    ]);
     assert!(r.stderr.contains("must be lowercase"), "{}", r.stderr);
 });
 
@@ -181,8 +232,14 @@ behaviour!(unknown_column_is_refused_with_did_you_mean, |env| {
     let (code, report) = env.import("contacts", &fixture("unknown_column.csv"), &[]);
     assert_eq!(code, 2);
     let m = report["refused"].as_str().unwrap_or_default();
-    assert!(m.contains("'frist_name' (column 2; did you mean 'first_name'?)"), "{m}");
-    assert!(m.contains("'phone' (column 3)") && m.contains("plan, seats"), "{m}");
+    assert!(
+        m.contains("'frist_name' (column 2; did you mean 'first_name'?)"),
+        "{m}"
+    );
+    assert!(
+        m.contains("'phone' (column 3)") && m.contains("plan, seats"),
+        "{m}"
+    );
     assert_eq!(env.export("contacts"), format!("{HEADER}\n"));
 });
 
@@ -190,37 +247,52 @@ behaviour!(repeated_column_is_refused, |env| {
     setup(env);
     let (code, report) = env.import("contacts", &fixture("repeated_column.csv"), &[]);
     assert_eq!(code, 2);
-    assert!(report["refused"].as_str().unwrap_or_default().contains("repeated column 'first_name' (columns 2 and 3)"), "{report}");
+    assert!(
+        report["refused"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("repeated column 'first_name' (columns 2 and 3)"),
+        "{report}"
+    );
     assert_eq!(env.export("contacts"), format!("{HEADER}\n"));
 });
 
 behaviour!(rows_with_the_wrong_field_count, |env| {
-    check(env, Case {
-        fixture: "short_row.csv",
-        args: &[],
-        exit: 1,
-        report: counts(4, 2, 0, 0, 2),
-        errors: &[(3, "(row)", "has 2 fields but the header has 3"), (4, "(row)", "has 4 fields but the header has 3")],
-        export: "ann@example.com,Ann,Lee,,,,,,,,\ndee@example.com,Dee,Dunn,,,,,,,,\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "short_row.csv",
+            args: &[],
+            exit: 1,
+            report: counts(4, 2, 0, 0, 2),
+            errors: &[
+                (3, "(row)", "has 2 fields but the header has 3"),
+                (4, "(row)", "has 4 fields but the header has 3"),
+            ],
+            export: "ann@example.com,Ann,Lee,,,,,,,,\ndee@example.com,Dee,Dunn,,,,,,,,\n",
+        },
+    );
 });
 
 behaviour!(invalid_emails_are_rejected, |env| {
-    check(env, Case {
-        fixture: "bad_email.csv",
-        args: &[],
-        exit: 1,
-        report: counts(8, 2, 0, 0, 6),
-        errors: &[
-            (3, "email", "'@'"),
-            (4, "email", ""),
-            (5, "email", ""),
-            (6, "email", "test"),
-            (7, "email", ""),
-            (8, "email", ""),
-        ],
-        export: "ann@example.com,Ann,,,,,,,,,\ngus@例え.jp,IDN,,,,,,,,,\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "bad_email.csv",
+            args: &[],
+            exit: 1,
+            report: counts(8, 2, 0, 0, 6),
+            errors: &[
+                (3, "email", "'@'"),
+                (4, "email", ""),
+                (5, "email", ""),
+                (6, "email", "test"),
+                (7, "email", ""),
+                (8, "email", ""),
+            ],
+            export: "ann@example.com,Ann,,,,,,,,,\ngus@例え.jp,IDN,,,,,,,,,\n",
+        },
+    );
 });
 
 behaviour!(unknown_labels_and_ids_are_rejected, |env| {
@@ -235,35 +307,44 @@ behaviour!(unknown_labels_and_ids_are_rejected, |env| {
 });
 
 behaviour!(case_variant_label_gets_a_hint, |env| {
-    check(env, Case {
-        fixture: "case_variant_label.csv",
-        args: &[],
-        exit: 1,
-        report: counts(2, 0, 0, 0, 2),
-        errors: &[(2, "labels", "did you mean 'Marketing'?"), (3, "labels", "did you mean 'Marketing'?")],
-        export: "",
-    });
+    check(
+        env,
+        Case {
+            fixture: "case_variant_label.csv",
+            args: &[],
+            exit: 1,
+            report: counts(2, 0, 0, 0, 2),
+            errors: &[
+                (2, "labels", "did you mean 'Marketing'?"),
+                (3, "labels", "did you mean 'Marketing'?"),
+            ],
+            export: "",
+        },
+    );
 });
 
 behaviour!(values_must_fit_the_field_type, |env| {
-    check(env, Case {
-        fixture: "bad_values.csv",
-        args: &[],
-        exit: 1,
-        report: counts(10, 1, 0, 0, 9),
-        errors: &[
-            (2, "plan", "use one of: Free, Pro, Enterprise"),
-            (3, "plan", "did you mean 'Pro'?"),
-            (4, "seats", "format the column as Text"),
-            (5, "seats", "thousands separators"),
-            (6, "renewal", "not a calendar day"),
-            (7, "renewal", "YYYY-MM-DD"),
-            (8, "vip", "true/false"),
-            (10, "company_id", "there is no company 7"),
-            (11, "company_id", "not a company id"),
-        ],
-        export: "a8@example.com,,,,,,,-0.5,2024-02-29,true,ok\n",
-    });
+    check(
+        env,
+        Case {
+            fixture: "bad_values.csv",
+            args: &[],
+            exit: 1,
+            report: counts(10, 1, 0, 0, 9),
+            errors: &[
+                (2, "plan", "use one of: Free, Pro, Enterprise"),
+                (3, "plan", "did you mean 'Pro'?"),
+                (4, "seats", "format the column as Text"),
+                (5, "seats", "thousands separators"),
+                (6, "renewal", "not a calendar day"),
+                (7, "renewal", "YYYY-MM-DD"),
+                (8, "vip", "true/false"),
+                (10, "company_id", "there is no company 7"),
+                (11, "company_id", "not a company id"),
+            ],
+            export: "a8@example.com,,,,,,,-0.5,2024-02-29,true,ok\n",
+        },
+    );
 });
 
 behaviour!(repeated_emails_apply_in_order_and_are_counted, |env| {
@@ -275,7 +356,13 @@ behaviour!(repeated_emails_apply_in_order_and_are_counted, |env| {
         &["--outcomes", outcomes.to_str().unwrap_or_default()],
     );
     assert_eq!(code, 0, "{report}");
-    for (k, v) in [("rows", 5), ("created", 2), ("updated", 2), ("unchanged", 1), ("repeated", 3)] {
+    for (k, v) in [
+        ("rows", 5),
+        ("created", 2),
+        ("updated", 2),
+        ("unchanged", 1),
+        ("repeated", 3),
+    ] {
         assert_eq!(report[k], json!(v), "{k}: {report}");
     }
     assert_eq!(
@@ -295,23 +382,35 @@ behaviour!(empty_cells_leave_values_unchanged, |env| {
     assert_eq!(code, 0);
     let (code, report) = env.import("contacts", &fixture("update_empty_cells.csv"), &[]);
     assert_eq!(code, 0);
-    assert_eq!((report["unchanged"].clone(), report["updated"].clone()), (json!(1), json!(1)), "{report}");
+    assert_eq!(
+        (report["unchanged"].clone(), report["updated"].clone()),
+        (json!(1), json!(1)),
+        "{report}"
+    );
     assert_eq!(
         env.export("contacts"),
-        format!("{HEADER}\nann@example.com,Ann,Leigh,1,Marketing,1,Pro,10,2025-01-31,true,keep me\n")
+        format!(
+            "{HEADER}\nann@example.com,Ann,Leigh,1,Marketing,1,Pro,10,2025-01-31,true,keep me\n"
+        )
     );
 });
 
-behaviour!(blank_rows_are_skipped_and_unnamed_columns_must_stay_empty, |env| {
-    check(env, Case {
-        fixture: "blank_lines.csv",
-        args: &[],
-        exit: 1,
-        report: counts(2, 1, 0, 0, 1),
-        errors: &[(6, "column 3", "has no name in the header")],
-        export: "ann@example.com,Ann,Lee,,,,,,,,\n",
-    });
-});
+behaviour!(
+    blank_rows_are_skipped_and_unnamed_columns_must_stay_empty,
+    |env| {
+        check(
+            env,
+            Case {
+                fixture: "blank_lines.csv",
+                args: &[],
+                exit: 1,
+                report: counts(2, 1, 0, 0, 1),
+                errors: &[(6, "column 3", "has no name in the header")],
+                export: "ann@example.com,Ann,Lee,,,,,,,,\n",
+            },
+        );
+    }
+);
 
 behaviour!(foreign_exports_import_with_map_and_ignore, |env| {
     setup(env);
@@ -321,23 +420,45 @@ behaviour!(foreign_exports_import_with_map_and_ignore, |env| {
     let (code, report) = env.import(
         "contacts",
         &f,
-        &["--map", "E-mail 1 - Value=email", "--map", "Given Name=first_name", "--ignore-unknown-columns"],
+        &[
+            "--map",
+            "E-mail 1 - Value=email",
+            "--map",
+            "Given Name=first_name",
+            "--ignore-unknown-columns",
+        ],
     );
     assert_eq!(code, 0, "{report}");
-    assert_eq!(report["ignored_columns"], json!(["Name", "Phone 1 - Value", "Notes"]));
-    assert_eq!(env.export("contacts"), format!("{HEADER}\nann@example.com,Ann,,,,,,,,,\n"));
+    assert_eq!(
+        report["ignored_columns"],
+        json!(["Name", "Phone 1 - Value", "Notes"])
+    );
+    assert_eq!(
+        env.export("contacts"),
+        format!("{HEADER}\nann@example.com,Ann,,,,,,,,,\n")
+    );
 });
 
 behaviour!(export_imports_back_as_a_no_op, |env| {
     setup(env);
-    for f in ["basic.csv", "quoted_newlines.csv", "unknown_label.csv", "windows1252.csv", "bad_values.csv"] {
+    for f in [
+        "basic.csv",
+        "quoted_newlines.csv",
+        "unknown_label.csv",
+        "windows1252.csv",
+        "bad_values.csv",
+    ] {
         env.import("contacts", &fixture(f), &[]);
     }
     let exported = env.write("export.csv", env.export("contacts"));
     let (code, report) = env.import("contacts", &exported, &[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["unchanged"], report["rows"], "{report}");
-    assert_eq!(report["rows"], json!(7), "seven distinct contacts: {report}");
+    assert_eq!(
+        report["rows"],
+        json!(7),
+        "seven distinct contacts: {report}"
+    );
 });
 
 // ---- options ----
@@ -348,19 +469,38 @@ fn csv(env: &Env, name: &str, body: &str) -> PathBuf {
 
 behaviour!(on_existing_skip_only_creates, |env| {
     setup(env);
-    env.import("contacts", &csv(env, "a.csv", "email,first_name\nann@example.com,Ann\n"), &[]);
-    let f = csv(env, "b.csv", "email,first_name\nann@example.com,Changed\nbob@example.com,Bob\nbob@example.com,Bobby\n");
+    env.import(
+        "contacts",
+        &csv(env, "a.csv", "email,first_name\nann@example.com,Ann\n"),
+        &[],
+    );
+    let f = csv(
+        env,
+        "b.csv",
+        "email,first_name\nann@example.com,Changed\nbob@example.com,Bob\nbob@example.com,Bobby\n",
+    );
     let (code, report) = env.import("contacts", &f, &["--on-existing", "skip"]);
     assert_eq!(code, 0);
     assert_eq!(report["created"], json!(1), "{report}");
     assert_eq!(report["unchanged"], json!(2), "{report}");
     assert_eq!(report["repeated"], json!(1), "{report}");
-    assert_eq!(env.export("contacts"), format!("{HEADER}\nann@example.com,Ann,,,,,,,,,\nbob@example.com,Bob,,,,,,,,,\n"));
+    assert_eq!(
+        env.export("contacts"),
+        format!("{HEADER}\nann@example.com,Ann,,,,,,,,,\nbob@example.com,Bob,,,,,,,,,\n")
+    );
 });
 
 behaviour!(keep_protects_columns_of_existing_contacts, |env| {
     setup(env);
-    env.import("contacts", &csv(env, "a.csv", "email,first_name,labels,plan\nann@example.com,Ann,Marketing,Free\n"), &[]);
+    env.import(
+        "contacts",
+        &csv(
+            env,
+            "a.csv",
+            "email,first_name,labels,plan\nann@example.com,Ann,Marketing,Free\n",
+        ),
+        &[],
+    );
     let f = csv(env, "b.csv", "email,first_name,labels,plan\nann@example.com,Annie,Trial,Pro\nbob@example.com,Bob,Trial,Pro\n");
     let (code, report) = env.import("contacts", &f, &["--keep", "labels", "--keep", "plan"]);
     assert_eq!(code, 0, "{report}");
@@ -370,19 +510,55 @@ behaviour!(keep_protects_columns_of_existing_contacts, |env| {
     );
     let (code, report) = env.import("contacts", &f, &["--keep", "phone"]);
     assert_eq!(code, 2);
-    assert!(report["refused"].as_str().unwrap_or_default().contains("--keep 'phone'"), "{report}");
+    assert!(
+        report["refused"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--keep 'phone'"),
+        "{report}"
+    );
 });
 
 behaviour!(labels_are_added_or_replaced, |env| {
     setup(env);
-    env.import("contacts", &csv(env, "a.csv", "email,labels\nann@example.com,Marketing:Demo\n"), &[]);
-    env.import("contacts", &csv(env, "b.csv", "email,labels\nann@example.com,Trial\n"), &[]);
-    assert_eq!(env.export("contacts"), format!("{HEADER}\nann@example.com,,,,Demo:Marketing:Trial,3:1:2,,,,,\n"));
-    let (_, report) = env.import("contacts", &csv(env, "c.csv", "email,labels\nann@example.com,Trial\n"), &["--replace-labels"]);
+    env.import(
+        "contacts",
+        &csv(
+            env,
+            "a.csv",
+            "email,labels\nann@example.com,Marketing:Demo\n",
+        ),
+        &[],
+    );
+    env.import(
+        "contacts",
+        &csv(env, "b.csv", "email,labels\nann@example.com,Trial\n"),
+        &[],
+    );
+    assert_eq!(
+        env.export("contacts"),
+        format!("{HEADER}\nann@example.com,,,,Demo:Marketing:Trial,3:1:2,,,,,\n")
+    );
+    let (_, report) = env.import(
+        "contacts",
+        &csv(env, "c.csv", "email,labels\nann@example.com,Trial\n"),
+        &["--replace-labels"],
+    );
     assert_eq!(report["updated"], json!(1), "{report}");
-    assert_eq!(env.export("contacts"), format!("{HEADER}\nann@example.com,,,,Trial,2,,,,,\n"));
-    let (_, report) = env.import("contacts", &csv(env, "d.csv", "email,labels\nann@example.com,\n"), &["--replace-labels"]);
-    assert_eq!(report["unchanged"], json!(1), "an empty labels cell leaves labels alone: {report}");
+    assert_eq!(
+        env.export("contacts"),
+        format!("{HEADER}\nann@example.com,,,,Trial,2,,,,,\n")
+    );
+    let (_, report) = env.import(
+        "contacts",
+        &csv(env, "d.csv", "email,labels\nann@example.com,\n"),
+        &["--replace-labels"],
+    );
+    assert_eq!(
+        report["unchanged"],
+        json!(1),
+        "an empty labels cell leaves labels alone: {report}"
+    );
 });
 
 behaviour!(create_labels_creates_missing_names_never_ids, |env| {
@@ -392,8 +568,14 @@ behaviour!(create_labels_creates_missing_names_never_ids, |env| {
     assert_eq!(code, 1, "{report}");
     assert_eq!(report["created"], json!(2), "{report}");
     assert_eq!(report["errors"][0]["line"], json!(4), "{report}");
-    let labels: Value = serde_json::from_str(&env.ok(&["labels", "list", "--json"])).unwrap_or_default();
-    let names: Vec<&str> = labels.as_array().into_iter().flatten().filter_map(|l| l["name"].as_str()).collect();
+    let labels: Value =
+        serde_json::from_str(&env.ok(&["labels", "list", "--json"])).unwrap_or_default();
+    let names: Vec<&str> = labels
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["name"].as_str())
+        .collect();
     assert_eq!(names, ["Marketing", "Trial", "Demo", "New One", "new one"]);
     assert_eq!(
         env.export("contacts"),
@@ -403,38 +585,81 @@ behaviour!(create_labels_creates_missing_names_never_ids, |env| {
 
 behaviour!(atomic_writes_nothing_when_a_row_is_rejected, |env| {
     setup(env);
-    let f = csv(env, "a.csv", "email,first_name\nann@example.com,Ann\nbad,X\nbob@example.com,Bob\n");
+    let f = csv(
+        env,
+        "a.csv",
+        "email,first_name\nann@example.com,Ann\nbad,X\nbob@example.com,Bob\n",
+    );
     let (code, report) = env.import("contacts", &f, &["--atomic", "--batch-size", "1"]);
     assert_ne!(code, 0, "{report}");
-    assert_eq!((report["rejected"].clone(), report["created"].clone(), report["committed"].clone()), (json!(1), json!(0), json!(0)), "{report}");
+    assert_eq!(
+        (
+            report["rejected"].clone(),
+            report["created"].clone(),
+            report["committed"].clone()
+        ),
+        (json!(1), json!(0), json!(0)),
+        "{report}"
+    );
     assert_eq!(env.export("contacts"), format!("{HEADER}\n"));
-    let good = csv(env, "b.csv", "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n");
+    let good = csv(
+        env,
+        "b.csv",
+        "email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n",
+    );
     let (code, report) = env.import("contacts", &good, &["--atomic", "--batch-size", "1"]);
     assert_eq!((code, report["created"].clone()), (0, json!(2)), "{report}");
 });
 
 behaviour!(dry_run_reports_and_writes_nothing, |env| {
     setup(env);
-    env.import("contacts", &csv(env, "a.csv", "email,first_name\nann@example.com,Ann\n"), &[]);
+    env.import(
+        "contacts",
+        &csv(env, "a.csv", "email,first_name\nann@example.com,Ann\n"),
+        &[],
+    );
     let f = csv(env, "b.csv", "email,first_name,labels\nann@example.com,Annie,\nann@example.com,Annie,\nbob@example.com,Bob,Brand New\nbad,,\n");
     let outcomes = env.path("o.csv");
     let (code, report) = env.import(
         "contacts",
         &f,
-        &["--dry-run", "--create-labels", "--batch-size", "1", "--outcomes", outcomes.to_str().unwrap_or_default()],
+        &[
+            "--dry-run",
+            "--create-labels",
+            "--batch-size",
+            "1",
+            "--outcomes",
+            outcomes.to_str().unwrap_or_default(),
+        ],
     );
     assert_eq!(code, 1, "{report}");
     assert_eq!(report["dry_run"], json!(true));
-    assert!(report.get("id").is_none(), "a dry run is not recorded: {report}");
-    for (k, v) in [("created", 1), ("updated", 1), ("unchanged", 1), ("rejected", 1), ("repeated", 1)] {
+    assert!(
+        report.get("id").is_none(),
+        "a dry run is not recorded: {report}"
+    );
+    for (k, v) in [
+        ("created", 1),
+        ("updated", 1),
+        ("unchanged", 1),
+        ("rejected", 1),
+        ("repeated", 1),
+    ] {
         assert_eq!(report[k], json!(v), "{k}: {report}");
     }
     assert_eq!(
         std::fs::read_to_string(&outcomes).unwrap_or_default(),
         "line,email,outcome,message\n2,ann@example.com,updated,\n3,ann@example.com,unchanged,\n4,bob@example.com,created,\n5,bad,rejected,\"the email has no '@'; write it as mailbox@domain, e.g. 'jane@example.com'\"\n"
     );
-    assert_eq!(env.export("contacts"), format!("{HEADER}\nann@example.com,Ann,,,,,,,,,\n"));
-    assert_eq!(env.ok(&["labels", "list"]).lines().count(), 3, "no label was created");
+    assert_eq!(
+        env.export("contacts"),
+        format!("{HEADER}\nann@example.com,Ann,,,,,,,,,\n")
+    );
+    assert_eq!(
+        env.ok(&["labels", "list"]).lines().count(),
+        3,
+        "no label was created"
+    );
 });
 
 behaviour!(rejects_file_holds_the_original_rows, |env| {
@@ -444,7 +669,12 @@ behaviour!(rejects_file_holds_the_original_rows, |env| {
     let (code, _) = env.import(
         "contacts",
         &f,
-        &["--map", "Email Address=email", "--rejects", rejects.to_str().unwrap_or_default()],
+        &[
+            "--map",
+            "Email Address=email",
+            "--rejects",
+            rejects.to_str().unwrap_or_default(),
+        ],
     );
     assert_eq!(code, 1);
     assert_eq!(
@@ -456,7 +686,10 @@ behaviour!(rejects_file_holds_the_original_rows, |env| {
 
 behaviour!(standard_input_imports, |env| {
     setup(env);
-    let r = env.run_with_stdin(&["import", "contacts", "-", "--json"], b"email,first_name\nann@example.com,Ann\n");
+    let r = env.run_with_stdin(
+        &["import", "contacts", "-", "--json"],
+        b"email,first_name\nann@example.com,Ann\n",
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report: Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
     assert_eq!(report["created"], json!(1));
@@ -466,10 +699,18 @@ behaviour!(standard_input_imports, |env| {
 
 behaviour!(human_report_and_exit_codes, |env| {
     setup(env);
-    let f = csv(env, "a.csv", "email,first_name\nann@example.com,Ann\nbad,X\n");
+    let f = csv(
+        env,
+        "a.csv",
+        "email,first_name\nann@example.com,Ann\nbad,X\n",
+    );
     let r = env.run(&["import", "contacts", f.to_str().unwrap_or_default()]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("created 1") && r.stdout.contains("line 3, column email"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("created 1") && r.stdout.contains("line 3, column email"),
+        "{}",
+        r.stdout
+    );
     let r = env.run(&["import", "contacts", "no-such-file.csv"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no-such-file.csv"), "{}", r.stderr);
@@ -478,35 +719,71 @@ behaviour!(human_report_and_exit_codes, |env| {
 behaviour!(invalid_utf8_is_refused_naming_line_and_flag, |env| {
     setup(env);
     // UTF-8 text ("Zoë") with one stray byte: not windows-1252, not UTF-8.
-    let f = env.write("bad.csv", b"email,first_name\nann@example.com,Zo\xc3\xab\nbob@example.com,B\xffb\n");
+    let f = env.write(
+        "bad.csv",
+        b"email,first_name\nann@example.com,Zo\xc3\xab\nbob@example.com,B\xffb\n",
+    );
     let (code, report) = env.import("contacts", &f, &[]);
     assert_eq!(code, 2, "{report}");
     let m = report["refused"].as_str().unwrap_or_default();
-    assert!(m.contains("line 3") && m.contains("--encoding windows-1252"), "{m}");
+    assert!(
+        m.contains("line 3") && m.contains("--encoding windows-1252"),
+        "{m}"
+    );
     assert_eq!(env.export("contacts"), format!("{HEADER}\n"));
 });
 
 behaviour!(undo_deletes_created_and_restores_updated, |env| {
     setup(env);
-    env.import("contacts", &csv(env, "a.csv", "email,first_name\nann@example.com,Ann\n"), &[]);
-    let (_, report) = env.import("contacts", &csv(env, "b.csv", "email,first_name,labels\nann@example.com,Annie,Trial\nbob@example.com,Bob,\n"), &[]);
+    env.import(
+        "contacts",
+        &csv(env, "a.csv", "email,first_name\nann@example.com,Ann\n"),
+        &[],
+    );
+    let (_, report) = env.import(
+        "contacts",
+        &csv(
+            env,
+            "b.csv",
+            "email,first_name,labels\nann@example.com,Annie,Trial\nbob@example.com,Bob,\n",
+        ),
+        &[],
+    );
     let id = report["id"].as_i64().unwrap_or_default().to_string();
     let list = env.ok(&["imports", "list", "--json"]);
     assert!(list.contains("\"status\":\"succeeded\""), "{list}");
     env.ok(&["imports", "undo", &id]);
-    assert_eq!(env.export("contacts"), format!("{HEADER}\nann@example.com,Ann,,,,,,,,,\n"));
+    assert_eq!(
+        env.export("contacts"),
+        format!("{HEADER}\nann@example.com,Ann,,,,,,,,,\n")
+    );
     let r = env.run(&["imports", "undo", &id]);
     assert_eq!(r.code, 2, "a second undo is refused");
 });
 
-behaviour!(undo_refuses_when_a_later_import_changed_the_contact, |env| {
-    setup(env);
-    let (_, first) = env.import("contacts", &csv(env, "a.csv", "email,first_name\nann@example.com,Ann\n"), &[]);
-    env.import("contacts", &csv(env, "b.csv", "email,first_name\nann@example.com,Annie\n"), &[]);
-    let id = first["id"].as_i64().unwrap_or_default().to_string();
-    let r = env.run(&["imports", "undo", &id]);
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("ann@example.com") && r.stderr.contains("--force"), "{}", r.stderr);
-    env.ok(&["imports", "undo", &id, "--force"]);
-    assert_eq!(env.export("contacts"), format!("{HEADER}\n"));
-});
+behaviour!(
+    undo_refuses_when_a_later_import_changed_the_contact,
+    |env| {
+        setup(env);
+        let (_, first) = env.import(
+            "contacts",
+            &csv(env, "a.csv", "email,first_name\nann@example.com,Ann\n"),
+            &[],
+        );
+        env.import(
+            "contacts",
+            &csv(env, "b.csv", "email,first_name\nann@example.com,Annie\n"),
+            &[],
+        );
+        let id = first["id"].as_i64().unwrap_or_default().to_string();
+        let r = env.run(&["imports", "undo", &id]);
+        assert_eq!(r.code, 2);
+        assert!(
+            r.stderr.contains("ann@example.com") && r.stderr.contains("--force"),
+            "{}",
+            r.stderr
+        );
+        env.ok(&["imports", "undo", &id, "--force"]);
+        assert_eq!(env.export("contacts"), format!("{HEADER}\n"));
+    }
+);

@@ -10,14 +10,42 @@ use roster_store::{Contact, Store};
 
 use crate::support::{postgres_url, Backend};
 
-const EMAILS: [&str; 5] = ["ann@example.com", "ANN@example.com", "bob@example.com", "cid@example.com", "not-an-email"];
+const EMAILS: [&str; 5] = [
+    "ann@example.com",
+    "ANN@example.com",
+    "bob@example.com",
+    "cid@example.com",
+    "not-an-email",
+];
 const NAMES: [&str; 3] = ["", "Ann", "Zed"];
-const LABELS: [&str; 6] = ["", "Marketing", "Trial", "Marketing:Trial", "marketing", "New"];
+const LABELS: [&str; 6] = [
+    "",
+    "Marketing",
+    "Trial",
+    "Marketing:Trial",
+    "marketing",
+    "New",
+];
 const SEATS: [&str; 4] = ["", "1", "01.50", "x"];
 
 fn row() -> impl Strategy<Value = String> {
-    (0..EMAILS.len(), 0..NAMES.len(), 0..LABELS.len(), 0..SEATS.len(), 0..3usize)
-        .prop_map(|(e, n, l, s, c)| format!("{},{},{},{},{}", EMAILS[e], NAMES[n], LABELS[l], SEATS[s], ["", "1", "9"][c]))
+    (
+        0..EMAILS.len(),
+        0..NAMES.len(),
+        0..LABELS.len(),
+        0..SEATS.len(),
+        0..3usize,
+    )
+        .prop_map(|(e, n, l, s, c)| {
+            format!(
+                "{},{},{},{},{}",
+                EMAILS[e],
+                NAMES[n],
+                LABELS[l],
+                SEATS[s],
+                ["", "1", "9"][c]
+            )
+        })
 }
 
 struct Db {
@@ -39,10 +67,16 @@ impl Drop for Db {
 fn fresh(backend: Backend, tag: &str) -> Option<Db> {
     let dir = tempfile::tempdir().ok()?;
     let (url, schema) = match backend {
-        Backend::Sqlite => (format!("sqlite://{}", dir.path().join("p.db").display()), None),
+        Backend::Sqlite => (
+            format!("sqlite://{}", dir.path().join("p.db").display()),
+            None,
+        ),
         Backend::Postgres => {
             let base = postgres_url()?;
-            let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            let n = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
             let schema = format!("prop_{tag}_{}_{n}", std::process::id());
             let sep = if base.contains('?') { '&' } else { '?' };
             (format!("{base}{sep}schema={schema}"), Some((base, schema)))
@@ -60,7 +94,11 @@ fn fresh(backend: Backend, tag: &str) -> Option<Db> {
             options: vec![],
         })
         .expect("field");
-    Some(Db { store, _dir: dir, schema })
+    Some(Db {
+        store,
+        _dir: dir,
+        schema,
+    })
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -71,7 +109,13 @@ struct Flags {
     keep_first_name: bool,
 }
 
-fn import(db: &mut Db, rows: &[String], batch: usize, flags: Flags, dir: &std::path::Path) -> Vec<(Outcome, String)> {
+fn import(
+    db: &mut Db,
+    rows: &[String],
+    batch: usize,
+    flags: Flags,
+    dir: &std::path::Path,
+) -> Vec<(Outcome, String)> {
     let file = dir.join(format!("in-{}.csv", rows.len()));
     let mut body = String::from("email,first_name,labels,seats,company_id\n");
     for r in rows {
@@ -82,20 +126,35 @@ fn import(db: &mut Db, rows: &[String], batch: usize, flags: Flags, dir: &std::p
     let outcomes = dir.join("outcomes.csv");
     let mut opts = Options {
         batch_size: Some(batch),
-        on_existing: if flags.skip { OnExisting::Skip } else { OnExisting::Update },
+        on_existing: if flags.skip {
+            OnExisting::Skip
+        } else {
+            OnExisting::Update
+        },
         create_labels: flags.create_labels,
         replace_labels: flags.replace_labels,
-        keep: if flags.keep_first_name { vec!["first_name".into()] } else { vec![] },
+        keep: if flags.keep_first_name {
+            vec!["first_name".into()]
+        } else {
+            vec![]
+        },
         outcomes: Some(outcomes.clone()),
         ..Options::default()
     };
-    roster_import::import_contacts(db.store.as_mut(), Input::Path(file), &mut opts).expect("import");
+    roster_import::import_contacts(db.store.as_mut(), Input::Path(file), &mut opts)
+        .expect("import");
     let text = std::fs::read_to_string(outcomes).expect("outcomes");
     text.lines()
         .skip(1)
         .map(|l| {
-            let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(l.as_bytes());
-            let rec = r.records().next().and_then(Result::ok).expect("an outcome line");
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(l.as_bytes());
+            let rec = r
+                .records()
+                .next()
+                .and_then(Result::ok)
+                .expect("an outcome line");
             let o = match &rec[2] {
                 "created" => Outcome::Created,
                 "updated" => Outcome::Updated,
@@ -120,7 +179,12 @@ fn contacts(db: &mut Db) -> Vec<Contact> {
     all
 }
 
-fn one_file_equals_one_at_a_time(backend: Backend, rows: Vec<String>, batch: usize, flags: Flags) -> Result<(), TestCaseError> {
+fn one_file_equals_one_at_a_time(
+    backend: Backend,
+    rows: Vec<String>,
+    batch: usize,
+    flags: Flags,
+) -> Result<(), TestCaseError> {
     let tmp = tempfile::tempdir().expect("tmp");
     let (Some(mut whole), Some(mut single)) = (fresh(backend, "w"), fresh(backend, "s")) else {
         return Ok(());
@@ -128,20 +192,34 @@ fn one_file_equals_one_at_a_time(backend: Backend, rows: Vec<String>, batch: usi
     let together = import(&mut whole, &rows, batch, flags, tmp.path());
     let mut alone = Vec::new();
     for r in &rows {
-        alone.extend(import(&mut single, std::slice::from_ref(r), 1, flags, tmp.path()));
+        alone.extend(import(
+            &mut single,
+            std::slice::from_ref(r),
+            1,
+            flags,
+            tmp.path(),
+        ));
     }
-    prop_assert_eq!(&together, &alone, "outcomes of {:?} at batch size {}", rows, batch);
+    prop_assert_eq!(
+        &together,
+        &alone,
+        "outcomes of {:?} at batch size {}",
+        rows,
+        batch
+    );
     prop_assert_eq!(contacts(&mut whole), contacts(&mut single));
     Ok(())
 }
 
 fn flags() -> impl Strategy<Value = Flags> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(skip, create_labels, replace_labels, keep_first_name)| Flags {
-        skip,
-        create_labels,
-        replace_labels,
-        keep_first_name,
-    })
+    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(skip, create_labels, replace_labels, keep_first_name)| Flags {
+            skip,
+            create_labels,
+            replace_labels,
+            keep_first_name,
+        },
+    )
 }
 
 proptest! {

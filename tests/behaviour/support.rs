@@ -43,20 +43,31 @@ impl Env {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-                Some(Env { backend, dir, url, pg_schema: None })
+                Some(Env {
+                    backend,
+                    dir,
+                    url,
+                    pg_schema: None,
+                })
             }
             Backend::Postgres => {
                 let base = postgres_url()?;
                 let schema = format!(
                     "t_{}_{}_{}",
-                    name.replace(|c: char| !c.is_ascii_alphanumeric(), "_").to_lowercase(),
+                    name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                        .to_lowercase(),
                     std::process::id(),
                     COUNTER.fetch_add(1, Ordering::Relaxed)
                 );
                 let schema: String = schema.chars().take(60).collect();
                 let sep = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{sep}schema={schema}");
-                Some(Env { backend, dir, url, pg_schema: Some((base, schema)) })
+                Some(Env {
+                    backend,
+                    dir,
+                    url,
+                    pg_schema: Some((base, schema)),
+                })
             }
         }
     }
@@ -85,9 +96,17 @@ impl Env {
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
         use std::io::Write;
         let mut c = self.cmd();
-        c.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().expect("start roster");
-        child.stdin.take().expect("stdin").write_all(stdin).expect("feed stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin)
+            .expect("feed stdin");
         Run::from(child.wait_with_output().expect("run roster"), args)
     }
 
@@ -110,7 +129,10 @@ impl Env {
         all.extend_from_slice(args);
         let r = self.run(&all);
         let report = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| {
-            panic!("roster {all:?} printed no JSON report ({e}):\nstdout: {}\nstderr: {}", r.stdout, r.stderr)
+            panic!(
+                "roster {all:?} printed no JSON report ({e}):\nstdout: {}\nstderr: {}",
+                r.stdout, r.stderr
+            )
         });
         (r.code, report)
     }
@@ -138,7 +160,10 @@ pub struct Run {
 
 impl Run {
     fn from(o: Output, args: &[&str]) -> Run {
-        let code = o.status.code().unwrap_or_else(|| panic!("roster {args:?} was killed by a signal"));
+        let code = o
+            .status
+            .code()
+            .unwrap_or_else(|| panic!("roster {args:?} was killed by a signal"));
         Run {
             code,
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),

@@ -174,7 +174,14 @@ pub(crate) fn run<K: Kind>(
     let parser_thread = std::thread::Builder::new()
         .name("roster-parse".into())
         .spawn(move || {
-            let job = ParseJob { plan: parse_plan, parser, batch_size, keep_raw, bom_len, delimiter };
+            let job = ParseJob {
+                plan: parse_plan,
+                parser,
+                batch_size,
+                keep_raw,
+                bom_len,
+                delimiter,
+            };
             job.run(reader, tx)
         })
         .map_err(|e| ImportError::Options(format!("cannot start the parser thread: {e}")))?;
@@ -294,7 +301,10 @@ fn apply_batch<K: Kind>(
     let mut attempt = 0;
     loop {
         store.begin()?;
-        match kind.apply(store, import_id, items).and_then(|()| store.commit()) {
+        match kind
+            .apply(store, import_id, items)
+            .and_then(|()| store.commit())
+        {
             Ok(()) => return Ok(()),
             Err(e) => {
                 let _ = store.rollback();
@@ -340,9 +350,28 @@ struct ParseJob<P> {
 }
 
 impl<P: RowParser> ParseJob<P> {
-    fn run(self, reader: csv::Reader<Box<dyn std::io::Read + Send>>, tx: mpsc::SyncSender<Msg<P::Row>>) {
-        let ParseJob { plan, parser, batch_size, keep_raw, bom_len, delimiter } = self;
-        parse_rows(reader, &plan, &parser, batch_size, keep_raw, (bom_len, delimiter), tx)
+    fn run(
+        self,
+        reader: csv::Reader<Box<dyn std::io::Read + Send>>,
+        tx: mpsc::SyncSender<Msg<P::Row>>,
+    ) {
+        let ParseJob {
+            plan,
+            parser,
+            batch_size,
+            keep_raw,
+            bom_len,
+            delimiter,
+        } = self;
+        parse_rows(
+            reader,
+            &plan,
+            &parser,
+            batch_size,
+            keep_raw,
+            (bom_len, delimiter),
+            tx,
+        )
     }
 }
 

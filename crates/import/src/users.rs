@@ -13,8 +13,15 @@ use crate::pipeline::{self, Item, Kind, RowParser};
 use crate::{ImportError, Input, OnExisting, Options, Outcome, Report, RowError};
 
 /// The columns of a users file; the seed's five, then the optional ones.
-pub const USER_COLUMNS: &[&str] =
-    &["email", "first_name", "last_name", "password", "active", "role", "password_hash"];
+pub const USER_COLUMNS: &[&str] = &[
+    "email",
+    "first_name",
+    "last_name",
+    "password",
+    "active",
+    "role",
+    "password_hash",
+];
 const FIRST_NAME: usize = 1;
 const LAST_NAME: usize = 2;
 const PASSWORD: usize = 3;
@@ -37,7 +44,9 @@ pub fn import_users(
         policy,
         on_existing: opts.on_existing,
         keep: KeepUser::default(),
-        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     };
     pipeline::run(&mut kind, store, input, opts)
 }
@@ -74,11 +83,22 @@ struct UserParser;
 impl RowParser for UserParser {
     type Row = UserRow;
 
-    fn parse(&self, plan: &Plan, cells: &[&str], line: u64, errors: &mut Vec<RowError>) -> Option<UserRow> {
+    fn parse(
+        &self,
+        plan: &Plan,
+        cells: &[&str],
+        line: u64,
+        errors: &mut Vec<RowError>,
+    ) -> Option<UserRow> {
         let cell = |s: usize| plan.standard_at[s].map(|i| cells[i]).unwrap_or("");
         let text = |s: usize| Some(cell(s)).filter(|c| !c.is_empty()).map(str::to_string);
         let mut err = |column: &str, value: Option<&str>, message: String| {
-            errors.push(RowError { line, column: Some(column.into()), value: value.map(str::to_string), message })
+            errors.push(RowError {
+                line,
+                column: Some(column.into()),
+                value: value.map(str::to_string),
+                message,
+            })
         };
         let password = text(PASSWORD).map(Password::new);
         if let Some(p) = &password {
@@ -104,7 +124,13 @@ impl RowParser for UserParser {
             v if v.eq_ignore_ascii_case("true") => Some(true),
             v if v.eq_ignore_ascii_case("false") => Some(false),
             v => {
-                err("active", Some(v), format!("'{v}' is not true or false; write true for active, false for inactive"));
+                err(
+                    "active",
+                    Some(v),
+                    format!(
+                        "'{v}' is not true or false; write true for active, false for inactive"
+                    ),
+                );
                 None
             }
         };
@@ -113,12 +139,23 @@ impl RowParser for UserParser {
             v => match Role::parse(&v.to_ascii_lowercase()) {
                 Some(r) => Some(r),
                 None => {
-                    err("role", Some(v), format!("'{v}' is not a role; use admin or agent"));
+                    err(
+                        "role",
+                        Some(v),
+                        format!("'{v}' is not a role; use admin or agent"),
+                    );
                     None
                 }
             },
         };
-        Some(UserRow { first_name: text(FIRST_NAME), last_name: text(LAST_NAME), password, password_hash, active, role })
+        Some(UserRow {
+            first_name: text(FIRST_NAME),
+            last_name: text(LAST_NAME),
+            password,
+            password_hash,
+            active,
+            role,
+        })
     }
 }
 
@@ -176,17 +213,36 @@ impl Kind for UsersKind {
         Ok(())
     }
 
-    fn apply(&mut self, store: &mut dyn Store, import_id: Option<i64>, items: &mut [Item<UserRow>]) -> Result<(), StoreError> {
-        let mut emails: Vec<&str> = items.iter().filter(|i| i.row.is_ok()).map(|i| i.email.as_str()).collect();
+    fn apply(
+        &mut self,
+        store: &mut dyn Store,
+        import_id: Option<i64>,
+        items: &mut [Item<UserRow>],
+    ) -> Result<(), StoreError> {
+        let mut emails: Vec<&str> = items
+            .iter()
+            .filter(|i| i.row.is_ok())
+            .map(|i| i.email.as_str())
+            .collect();
         emails.sort_unstable();
-        let repeated_in_batch: std::collections::HashSet<&str> =
-            emails.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+        let repeated_in_batch: std::collections::HashSet<&str> = emails
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
         let repeated_in_batch: std::collections::HashSet<String> =
             repeated_in_batch.into_iter().map(str::to_string).collect();
         emails.dedup();
         let mut state: HashMap<String, Slot> = HashMap::with_capacity(emails.len());
         for u in store.load_users(&emails)? {
-            state.insert(u.email.clone(), Slot { before: Some(u.clone()), current: u, last_password: None });
+            state.insert(
+                u.email.clone(),
+                Slot {
+                    before: Some(u.clone()),
+                    current: u,
+                    last_password: None,
+                },
+            );
         }
         let hashed = self.hash_all(items, &state, &repeated_in_batch);
         for (item, hashed) in items.iter_mut().zip(hashed) {
@@ -202,13 +258,19 @@ impl Kind for UsersKind {
                     line: item.line,
                     column: Some("password".into()),
                     value: None,
-                    message: "a new user needs a password (at least 6 characters) or a password_hash".into(),
+                    message:
+                        "a new user needs a password (at least 6 characters) or a password_hash"
+                            .into(),
                 });
                 continue;
             }
             let slot = state.entry(item.email.clone()).or_insert_with(|| Slot {
                 before: None,
-                current: User { email: item.email.clone(), active: true, ..User::default() },
+                current: User {
+                    email: item.email.clone(),
+                    active: true,
+                    ..User::default()
+                },
                 last_password: None,
             });
             let keep = |k: bool| existing && k;
@@ -244,7 +306,8 @@ impl Kind for UsersKind {
                             line: item.line,
                             column: Some("password".into()),
                             value: None,
-                            message: "the password could not be hashed; import the row again".into(),
+                            message: "the password could not be hashed; import the row again"
+                                .into(),
                         });
                         *c = old;
                         if !existing {
@@ -255,7 +318,11 @@ impl Kind for UsersKind {
                     let same = match &slot.last_password {
                         // An earlier row of this batch set the password.
                         Some(prev) => prev.expose() == p.expose(),
-                        None => existing && c.password_hash == old_stored(&slot.before) && h.matches_stored,
+                        None => {
+                            existing
+                                && c.password_hash == old_stored(&slot.before)
+                                && h.matches_stored
+                        }
                     };
                     if !same {
                         let Some(nh) = h.new_hash else {
@@ -263,7 +330,8 @@ impl Kind for UsersKind {
                                 line: item.line,
                                 column: Some("password".into()),
                                 value: None,
-                                message: "the password could not be hashed; import the row again".into(),
+                                message: "the password could not be hashed; import the row again"
+                                    .into(),
                             });
                             *c = old;
                             if !existing {
@@ -288,7 +356,10 @@ impl Kind for UsersKind {
         let mut writes: Vec<UserWrite> = state
             .into_values()
             .filter(|s| s.before.as_ref() != Some(&s.current))
-            .map(|s| UserWrite { before: s.before, after: s.current })
+            .map(|s| UserWrite {
+                before: s.before,
+                after: s.current,
+            })
             .collect();
         writes.sort_unstable_by(|a, b| a.after.email.cmp(&b.after.email));
         store.write_users(import_id, &writes)
@@ -317,7 +388,10 @@ struct Slot {
 }
 
 fn old_stored(before: &Option<User>) -> &str {
-    before.as_ref().map(|b| b.password_hash.as_str()).unwrap_or("")
+    before
+        .as_ref()
+        .map(|b| b.password_hash.as_str())
+        .unwrap_or("")
 }
 
 impl UsersKind {
@@ -337,7 +411,10 @@ impl UsersKind {
             .filter_map(|(i, item)| {
                 let row = item.row.as_ref().ok()?;
                 let p = row.password.as_ref()?;
-                let stored = state.get(&item.email).and_then(|s| s.before.as_ref()).map(|u| u.password_hash.as_str());
+                let stored = state
+                    .get(&item.email)
+                    .and_then(|s| s.before.as_ref())
+                    .map(|u| u.password_hash.as_str());
                 Some((i, p, stored, repeated_in_batch.contains(&item.email)))
             })
             .collect();
@@ -354,16 +431,31 @@ impl UsersKind {
                         let mut done = Vec::new();
                         loop {
                             let j = next.fetch_add(1, Ordering::Relaxed);
-                            let Some((i, p, stored, repeated)) = jobs.get(j) else { break };
+                            let Some((i, p, stored, repeated)) = jobs.get(j) else {
+                                break;
+                            };
                             let matches_stored = stored.is_some_and(|h| policy.verify(h, p).ok);
-                            let new_hash = if !matches_stored || *repeated { policy.hash(p).ok() } else { None };
-                            done.push((*i, Hashed { matches_stored, new_hash }));
+                            let new_hash = if !matches_stored || *repeated {
+                                policy.hash(p).ok()
+                            } else {
+                                None
+                            };
+                            done.push((
+                                *i,
+                                Hashed {
+                                    matches_stored,
+                                    new_hash,
+                                },
+                            ));
                         }
                         done
                     })
                 })
                 .collect();
-            workers.into_iter().map(|w| w.join().unwrap_or_default()).collect()
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_default())
+                .collect()
         });
         for (i, h) in results.into_iter().flatten() {
             out[i] = Some(h);

@@ -10,7 +10,12 @@ use crate::{Result, User, Users};
 /// parameters (bcrypt, argon2i, older Argon2id costs) is upgraded to
 /// `policy`'s Argon2id on the spot. An unknown email still costs one hash
 /// verification, so timing does not tell whether the account exists.
-pub fn sign_in(store: &mut dyn Users, policy: PasswordPolicy, email: &str, password: &Password) -> Result<Option<User>> {
+pub fn sign_in(
+    store: &mut dyn Users,
+    policy: PasswordPolicy,
+    email: &str,
+    password: &Password,
+) -> Result<Option<User>> {
     let email = email.trim().to_lowercase();
     let Some(mut user) = store.user_by_email(&email)? else {
         policy.verify_dummy(password);
