@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backends;
 mod catalog;
 mod contacts;
 mod property;
