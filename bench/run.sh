@@ -215,7 +215,7 @@ PG=0
 pg_url() { # pg_url SCHEMA: roster's URL with ?schema=
     case "$PG_URL" in *\?*) printf '%s&schema=%s' "$PG_URL" "$1" ;; *) printf '%s?schema=%s' "$PG_URL" "$1" ;; esac
 }
-psql_q() { psql "$PG_URL" -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql_q() { PGOPTIONS='-c client_min_messages=warning' psql "$PG_URL" -X -q -v ON_ERROR_STOP=1 "$@"; }
 if [ -z "$PG_URL" ]; then
     log "=============================================================="
     log "SKIPPING PostgreSQL: no --postgres URL and ROSTER_BENCH_POSTGRES_URL unset"

@@ -13,6 +13,7 @@
 
 pub mod contacts;
 pub mod decode;
+mod distinct;
 pub mod header;
 mod pipeline;
 pub mod report;

@@ -7,10 +7,10 @@ use std::sync::mpsc;
 
 use csv::StringRecord;
 use roster_core::email::normalize_email;
-use roster_store::scratch::SeenSet;
 use roster_store::{Store, StoreError};
 
 use crate::decode::{self, DecodeError, Input};
+use crate::distinct::DistinctCounter;
 use crate::header::{self, Column, Plan};
 use crate::report::{OutcomesWriter, RejectsWriter, Report, RowError};
 use crate::{ImportError, Options, Outcome, Progress};
@@ -186,8 +186,16 @@ pub(crate) fn run<K: Kind>(
         })
         .map_err(|e| ImportError::Options(format!("cannot start the parser thread: {e}")))?;
 
-    let mut seen = SeenSet::default();
+    let mut distinct = DistinctCounter::default();
     let mut redaction_noted = false;
+    // Backends that write faster in bigger transactions (SQLite) commit
+    // every `group_rows` rows instead of every batch.
+    let group_rows = if one_transaction {
+        0
+    } else {
+        store.rows_per_transaction() as u64
+    };
+    let (mut open_rows, mut open_from) = (0u64, 0u64);
     for msg in rx.iter() {
         let (mut items, bytes) = match msg {
             Msg::Batch { items, bytes } => (items, bytes),
@@ -196,12 +204,33 @@ pub(crate) fn run<K: Kind>(
                 break;
             }
         };
-        if let Err(e) = apply_batch(kind, store, import_id, &mut items, one_transaction) {
-            report.failure = Some(format!(
-                "{e}; the batch starting at line {} was not written",
-                items.first().map(|i| i.line).unwrap_or(0)
-            ));
+        let applied = if one_transaction {
+            kind.apply(store, import_id, &mut items)
+        } else if group_rows > 0 {
+            let begun = if open_rows == 0 {
+                store.begin()
+            } else {
+                Ok(())
+            };
+            begun.and_then(|()| kind.apply(store, import_id, &mut items))
+        } else {
+            apply_batch(kind, store, import_id, &mut items)
+        };
+        if let Err(e) = applied {
+            let first = items.first().map(|i| i.line).unwrap_or(0);
+            report.failure = Some(if open_rows > 0 {
+                format!("{e}; the rows from line {open_from} on were not written")
+            } else {
+                format!("{e}; the rows from line {first} on were not written")
+            });
+            if group_rows > 0 {
+                let _ = store.rollback();
+                kind.rolled_back();
+            }
             break;
+        }
+        if group_rows > 0 && open_rows == 0 {
+            open_from = items.first().map(|i| i.line).unwrap_or(0);
         }
         let n = items.len() as u64;
         for mut item in items {
@@ -212,8 +241,8 @@ pub(crate) fn run<K: Kind>(
                 Outcome::Unchanged => report.unchanged += 1,
                 Outcome::Rejected => report.rejected += 1,
             }
-            if item.outcome != Outcome::Rejected && seen.check_and_insert(&item.email)? {
-                report.repeated += 1;
+            if item.outcome != Outcome::Rejected {
+                distinct.add(&item.email).map_err(ImportError::Output)?;
             }
             if let Some(out) = &mut outcomes {
                 out.write(item.line, &item.email, item.outcome, &item.message)?;
@@ -233,7 +262,14 @@ pub(crate) fn run<K: Kind>(
                 }
             }
         }
-        if !one_transaction {
+        if group_rows > 0 {
+            open_rows += n;
+            if open_rows >= group_rows {
+                store.commit()?;
+                report.committed += open_rows;
+                open_rows = 0;
+            }
+        } else if !one_transaction {
             report.committed += n;
         }
         if let Some(progress) = &mut opts.progress {
@@ -245,6 +281,11 @@ pub(crate) fn run<K: Kind>(
         }
     }
     drop(rx);
+    if open_rows > 0 && report.failure.is_none() {
+        store.commit()?;
+        report.committed += open_rows;
+    }
+    report.repeated = distinct.repeated().map_err(ImportError::Output)?;
     if parser_thread.join().is_err() && report.failure.is_none() {
         report.failure = Some("the CSV parser stopped unexpectedly; nothing more was read".into());
     }
@@ -286,18 +327,14 @@ pub(crate) fn run<K: Kind>(
     Ok(report)
 }
 
-/// Applies one batch; outside `--atomic`/`--dry-run` the batch is its own
-/// transaction.
+/// Applies one batch as its own transaction, retrying it when a concurrent
+/// writer got in the way.
 fn apply_batch<K: Kind>(
     kind: &mut K,
     store: &mut dyn Store,
     import_id: Option<i64>,
     items: &mut [Item<<K::Parser as RowParser>::Row>],
-    in_transaction: bool,
 ) -> Result<(), StoreError> {
-    if in_transaction {
-        return kind.apply(store, import_id, items);
-    }
     let mut attempt = 0;
     loop {
         store.begin()?;

@@ -17,7 +17,6 @@ pub use roster_core::field::{CustomField, FieldType};
 
 pub mod auth;
 pub mod postgres;
-pub mod scratch;
 pub mod sqlite;
 mod time;
 
@@ -245,6 +244,11 @@ pub trait Imports {
 pub trait Store: Transactions + Catalog + Contacts + Users + Imports + Send {
     /// "sqlite" or "postgres", for messages.
     fn backend(&self) -> &'static str;
+    /// Rows an import writes per transaction; 0 means one transaction per
+    /// batch (retried as a whole on a conflict with another writer).
+    fn rows_per_transaction(&self) -> usize {
+        0
+    }
 }
 
 /// Opens (creating and migrating when needed) the database named by `url`:
