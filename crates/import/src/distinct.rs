@@ -18,6 +18,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 const IN_MEMORY: usize = 1 << 18;
 const BUCKETS: usize = 256;
 
+#[derive(Default)]
 pub struct DistinctCounter {
     memory: Vec<u128>,
     buckets: Option<Vec<BufWriter<File>>>,
@@ -34,16 +35,6 @@ fn hash128(email: &str) -> u128 {
     let mut b = DefaultHasher::new();
     (0x5eed_u32, email).hash(&mut b);
     (u128::from(a.finish()) << 64) | u128::from(b.finish())
-}
-
-impl Default for DistinctCounter {
-    fn default() -> Self {
-        DistinctCounter {
-            memory: Vec::new(),
-            buckets: None,
-            added: 0,
-        }
-    }
 }
 
 impl DistinctCounter {
