@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rustc_hash::FxHashMap;
+
 use roster_core::field::{CustomField, CONTACT_COLUMNS};
 use roster_store::{Contact, ContactWrite, Store, StoreError};
 
@@ -17,7 +19,7 @@ const LABELS: usize = 4;
 const LABELS_ID: usize = 5;
 
 /// Rows per batch (one transaction each) unless `Options::batch_size` says otherwise.
-pub const DEFAULT_BATCH_SIZE: usize = 8192;
+pub const DEFAULT_BATCH_SIZE: usize = 4096;
 
 /// Imports a contacts CSV into `store`.
 pub fn import_contacts(
@@ -285,17 +287,19 @@ impl Kind for ContactsKind {
             .collect();
         emails.sort_unstable();
         emails.dedup();
-        let mut state: HashMap<String, Slot> = HashMap::with_capacity(emails.len());
+        let mut state: FxHashMap<String, Slot> =
+            FxHashMap::with_capacity_and_hasher(emails.len(), Default::default());
         for c in store.load_contacts(&emails)? {
             state.insert(
                 c.email.clone(),
                 Slot {
-                    before: Some(c.clone()),
-                    current: c,
+                    stored: Some(c),
+                    current: None,
                 },
             );
         }
-        // 3. Fold the rows in file order.
+        // 3. Fold the rows in file order. A contact is copied only when a
+        // row changes it.
         for (item, labels) in items.iter_mut().zip(resolved) {
             let (Ok(row), Some(labels)) = (&item.row, labels) else {
                 continue;
@@ -310,8 +314,8 @@ impl Kind for ContactsKind {
                     state.insert(
                         item.email.clone(),
                         Slot {
-                            before: None,
-                            current: c,
+                            stored: None,
+                            current: Some(c),
                         },
                     );
                     (Outcome::Created, "")
@@ -321,25 +325,36 @@ impl Kind for ContactsKind {
                     "skipped: a contact with this email exists (--on-existing skip)",
                 ),
                 Some(slot) => {
-                    let old = slot.current.clone();
-                    self.apply_row(&mut slot.current, row, labels, true);
-                    if slot.current.same_data(&old) {
-                        (Outcome::Unchanged, "")
-                    } else {
+                    let changes = match (&slot.current, &slot.stored) {
+                        (Some(c), _) | (None, Some(c)) => self.changes(c, row, &labels),
+                        (None, None) => false,
+                    };
+                    if changes {
+                        if slot.current.is_none() {
+                            slot.current = slot.stored.clone();
+                        }
+                        if let Some(c) = &mut slot.current {
+                            self.apply_row(c, row, labels, true);
+                        }
                         (Outcome::Updated, "")
+                    } else {
+                        (Outcome::Unchanged, "")
                     }
                 }
             };
             item.outcome = outcome;
-            item.message = message.to_string();
+            if !message.is_empty() || !item.message.is_empty() {
+                item.message = message.to_string();
+            }
         }
         // 4. One write per changed contact, in email order.
         let mut writes: Vec<ContactWrite> = state
             .into_values()
-            .filter(|s| s.before.as_ref().is_none_or(|b| !b.same_data(&s.current)))
-            .map(|s| ContactWrite {
-                before: s.before,
-                after: s.current,
+            .filter_map(|s| match (s.stored, s.current) {
+                (before, Some(after)) if before.as_ref().is_none_or(|b| !b.same_data(&after)) => {
+                    Some(ContactWrite { before, after })
+                }
+                _ => None,
             })
             .collect();
         writes.sort_unstable_by(|a, b| a.after.email.cmp(&b.after.email));
@@ -353,8 +368,10 @@ impl Kind for ContactsKind {
 }
 
 struct Slot {
-    before: Option<Contact>,
-    current: Contact,
+    /// The contact as stored before this batch (None: new in this batch).
+    stored: Option<Contact>,
+    /// Its state after the batch's rows so far, once one changed it.
+    current: Option<Contact>,
 }
 
 impl ContactsKind {
@@ -440,6 +457,26 @@ impl ContactsKind {
         ids.sort_unstable();
         ids.dedup();
         Ok(Ok(ids))
+    }
+
+    /// Whether applying `row` to the existing contact `c` changes anything.
+    fn changes(&self, c: &Contact, row: &ContactRow, labels: &[i64]) -> bool {
+        let k = &self.keep;
+        let differs = |new: &Option<String>, old: &Option<String>| new.is_some() && new != old;
+        (!k.first_name && differs(&row.first_name, &c.first_name))
+            || (!k.last_name && differs(&row.last_name, &c.last_name))
+            || (!k.company && row.company_id.is_some() && row.company_id != c.company_id)
+            || (!k.labels
+                && !labels.is_empty()
+                && if self.replace_labels {
+                    labels != c.labels.as_slice()
+                } else {
+                    labels.iter().any(|l| c.labels.binary_search(l).is_err())
+                })
+            || row
+                .custom
+                .iter()
+                .any(|(fid, v)| !k.custom.contains(fid) && c.custom.get(fid) != Some(v))
     }
 
     /// Applies one row to `c`; `existing` says whether `--keep` protects it.

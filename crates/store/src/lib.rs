@@ -291,11 +291,10 @@ pub fn encode_custom(custom: &BTreeMap<i64, String>) -> String {
 }
 
 pub fn decode_custom(s: &str) -> BTreeMap<i64, String> {
-    serde_json::from_str::<BTreeMap<String, String>>(s)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(k, v)| k.parse().ok().map(|k| (k, v)))
-        .collect()
+    if s.is_empty() {
+        return BTreeMap::new();
+    }
+    serde_json::from_str(s).unwrap_or_default()
 }
 
 /// The JSON snapshot undo keeps of a contact before an import changed it.
