@@ -286,8 +286,19 @@ pub fn decode_ids(s: &str) -> Vec<i64> {
 
 /// Custom values as stored: a JSON object from field id to canonical value.
 pub fn encode_custom(custom: &BTreeMap<i64, String>) -> String {
-    let map: BTreeMap<String, &String> = custom.iter().map(|(k, v)| (k.to_string(), v)).collect();
-    serde_json::to_string(&map).unwrap_or_default()
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(2 + custom.values().map(|v| v.len() + 8).sum::<usize>());
+    s.push('{');
+    for (i, (k, v)) in custom.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "\"{k}\":");
+        // serde_json escapes the value exactly as a JSON string needs.
+        s.push_str(&serde_json::to_string(v).unwrap_or_default());
+    }
+    s.push('}');
+    s
 }
 
 pub fn decode_custom(s: &str) -> BTreeMap<i64, String> {
@@ -343,6 +354,9 @@ mod tests {
         let mut m = BTreeMap::new();
         m.insert(2, "x\"y".to_string());
         m.insert(10, "1.5".to_string());
+        assert_eq!(encode_custom(&m), r#"{"2":"x\"y","10":"1.5"}"#);
+        assert_eq!(decode_custom(&encode_custom(&m)), m);
+        m.insert(3, "é\n\u{1}".to_string());
         assert_eq!(decode_custom(&encode_custom(&m)), m);
     }
 
