@@ -787,3 +787,51 @@ behaviour!(
         assert_eq!(env.export("contacts"), format!("{HEADER}\n"));
     }
 );
+
+behaviour!(a_killed_import_leaves_whole_batches_and_converges, |env| {
+    setup(env);
+    let mut body = String::from("email,first_name,labels,seats\n");
+    for i in 0..60_000 {
+        body.push_str(&format!("user{i}@example.com,Name{i},Trial:Demo,{i}\n"));
+    }
+    let f = env.write("big.csv", &body);
+    let path = f.to_str().unwrap_or_default();
+    let mut child = env
+        .cmd()
+        .args(["import", "contacts", path, "--batch-size", "500"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let _ = child.kill();
+    let _ = child.wait();
+    // Whatever was committed is whole rows: every exported row is complete.
+    let partial = env.export("contacts");
+    for line in partial.lines().skip(1) {
+        let i = line
+            .trim_start_matches("user")
+            .split('@')
+            .next()
+            .unwrap_or("");
+        assert_eq!(
+            line,
+            format!("user{i}@example.com,Name{i},,,Demo:Trial,3:2,,{i},,,"),
+            "a half-written row"
+        );
+    }
+    eprintln!(
+        "{} rows were committed before the kill",
+        partial.lines().count() - 1
+    );
+    let (code, report) = env.import("contacts", &f, &[]);
+    assert_eq!(code, 0, "{report}");
+    let reference = Env::new(env.backend, "killed_reference").expect("a second database");
+    setup(&reference);
+    reference.import("contacts", &f, &[]);
+    assert_eq!(
+        env.export("contacts"),
+        reference.export("contacts"),
+        "importing again converges"
+    );
+});
