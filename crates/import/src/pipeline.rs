@@ -196,6 +196,7 @@ pub(crate) fn run<K: Kind>(
         store.rows_per_transaction() as u64
     };
     let (mut open_rows, mut open_from) = (0u64, 0u64);
+    let mut open_since = std::time::Instant::now();
     for msg in rx.iter() {
         let (mut items, bytes) = match msg {
             Msg::Batch { items, bytes } => (items, bytes),
@@ -231,6 +232,7 @@ pub(crate) fn run<K: Kind>(
         }
         if group_rows > 0 && open_rows == 0 {
             open_from = items.first().map(|i| i.line).unwrap_or(0);
+            open_since = std::time::Instant::now();
         }
         let n = items.len() as u64;
         for mut item in items {
@@ -264,7 +266,9 @@ pub(crate) fn run<K: Kind>(
         }
         if group_rows > 0 {
             open_rows += n;
-            if open_rows >= group_rows {
+            // Commit by size, and at least every second so a crash or kill
+            // loses little work.
+            if open_rows >= group_rows || open_since.elapsed() >= MAX_TRANSACTION_AGE {
                 store.commit()?;
                 report.committed += open_rows;
                 open_rows = 0;
@@ -358,6 +362,9 @@ fn apply_batch<K: Kind>(
         }
     }
 }
+
+/// The longest a grouped transaction stays open before it is committed.
+const MAX_TRANSACTION_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How often a batch is tried again after a conflict with a concurrent writer.
 const MAX_RETRIES: u32 = 5;
