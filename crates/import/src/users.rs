@@ -301,31 +301,31 @@ impl Kind for UsersKind {
                     c.password_hash = h.clone();
                     slot.last_password = None;
                 } else if let Some(p) = &row.password {
-                    let Some(h) = hashed else {
-                        item.reject(RowError {
-                            line: item.line,
-                            column: Some("password".into()),
-                            value: None,
-                            message: "the password could not be hashed; import the row again"
-                                .into(),
-                        });
-                        *c = old;
-                        if !existing {
-                            state.remove(&item.email);
+                    // None: hashing failed; Some(None): the password is
+                    // unchanged; Some(Some(hash)): a new hash to store.
+                    let outcome = hashed.and_then(|h| {
+                        let same = match &slot.last_password {
+                            // An earlier row of this batch set the password.
+                            Some(prev) => prev.expose() == p.expose(),
+                            None => {
+                                existing
+                                    && c.password_hash == old_stored(&slot.before)
+                                    && h.matches_stored
+                            }
+                        };
+                        if same {
+                            Some(None)
+                        } else {
+                            h.new_hash.map(Some)
                         }
-                        continue;
-                    };
-                    let same = match &slot.last_password {
-                        // An earlier row of this batch set the password.
-                        Some(prev) => prev.expose() == p.expose(),
+                    });
+                    match outcome {
+                        Some(None) => {}
+                        Some(Some(hash)) => {
+                            c.password_hash = hash;
+                            slot.last_password = Some(Password::new(p.expose().to_string()));
+                        }
                         None => {
-                            existing
-                                && c.password_hash == old_stored(&slot.before)
-                                && h.matches_stored
-                        }
-                    };
-                    if !same {
-                        let Some(nh) = h.new_hash else {
                             item.reject(RowError {
                                 line: item.line,
                                 column: Some("password".into()),
@@ -338,9 +338,7 @@ impl Kind for UsersKind {
                                 state.remove(&item.email);
                             }
                             continue;
-                        };
-                        c.password_hash = nh;
-                        slot.last_password = Some(Password::new(p.expose().to_string()));
+                        }
                     }
                 }
             }

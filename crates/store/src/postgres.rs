@@ -600,32 +600,46 @@ impl Catalog for PgStore {
     }
 }
 
+/// Loads the rows of `table` with these emails, locked `FOR UPDATE` until
+/// the transaction ends. One index probe per email, in byte order, so
+/// concurrent importers lock rows in the same order and cannot deadlock.
+/// (`email = ANY($1)` looked simpler, but with a few thousand emails the
+/// planner chose a scan of the whole table.)
+fn lock_by_email<T>(
+    client: &mut Client,
+    table: &str,
+    columns: &str,
+    emails: &[&str],
+    convert: fn(&Row) -> std::result::Result<T, postgres::Error>,
+) -> Result<Vec<T>> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sorted: Vec<&str> = emails.to_vec();
+    sorted.sort_unstable();
+    let columns: Vec<String> = columns.split(", ").map(|c| format!("t.{c}")).collect();
+    let sql = format!(
+        "SELECT {} FROM unnest($1::text[]) AS k(email) \
+         CROSS JOIN LATERAL (SELECT * FROM {table} x WHERE x.email = k.email FOR UPDATE) t",
+        columns.join(", ")
+    );
+    let what = format!("loading {table}");
+    let rows = client.query(&sql, &[&sorted]).map_err(db(&what))?;
+    rows.iter()
+        .map(convert)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(db(&what))
+}
+
 impl Contacts for PgStore {
     fn load_contacts(&mut self, emails: &[&str]) -> Result<Vec<Contact>> {
-        if emails.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One index probe per email, in the order given (sorted by the
-        // caller, so concurrent importers lock rows in the same order and
-        // cannot deadlock). `email = ANY($1)` looked simpler, but with a
-        // few thousand emails the planner chose a scan of the whole table.
-        let mut sorted: Vec<&str> = emails.to_vec();
-        sorted.sort_unstable();
-        let rows = self
-            .client
-            .query(
-                &format!(
-                    "SELECT {} FROM unnest($1::text[]) AS k(email) \
-                     CROSS JOIN LATERAL (SELECT * FROM contacts x WHERE x.email = k.email FOR UPDATE) t",
-                    CONTACT_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ")
-                ),
-                &[&sorted],
-            )
-            .map_err(db("loading contacts"))?;
-        rows.iter()
-            .map(row_to_contact)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(db("loading contacts"))
+        lock_by_email(
+            &mut self.client,
+            "contacts",
+            CONTACT_COLUMNS,
+            emails,
+            row_to_contact,
+        )
     }
 
     fn write_contacts(&mut self, import_id: Option<i64>, writes: &[ContactWrite]) -> Result<()> {
@@ -773,30 +787,7 @@ fn write_contacts(
 
 impl Users for PgStore {
     fn load_users(&mut self, emails: &[&str]) -> Result<Vec<User>> {
-        if emails.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One index probe per email, in the order given (sorted by the
-        // caller, so concurrent importers lock rows in the same order and
-        // cannot deadlock). `email = ANY($1)` looked simpler, but with a
-        // few thousand emails the planner chose a scan of the whole table.
-        let mut sorted: Vec<&str> = emails.to_vec();
-        sorted.sort_unstable();
-        let rows = self
-            .client
-            .query(
-                &format!(
-                    "SELECT {} FROM unnest($1::text[]) AS k(email) \
-                     CROSS JOIN LATERAL (SELECT * FROM users x WHERE x.email = k.email FOR UPDATE) t",
-                    USER_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ")
-                ),
-                &[&sorted],
-            )
-            .map_err(db("loading users"))?;
-        rows.iter()
-            .map(row_to_user)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(db("loading users"))
+        lock_by_email(&mut self.client, "users", USER_COLUMNS, emails, row_to_user)
     }
 
     fn write_users(&mut self, import_id: Option<i64>, writes: &[UserWrite]) -> Result<()> {
