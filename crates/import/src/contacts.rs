@@ -28,8 +28,14 @@ pub fn import_contacts(
     opts: &mut Options,
 ) -> Result<Report, ImportError> {
     let fields = store.fields()?;
+    let known_labels = store
+        .labels()?
+        .into_iter()
+        .map(|l| (l.name, l.id))
+        .collect();
     let mut kind = ContactsKind {
         fields,
+        known_labels,
         on_existing: opts.on_existing,
         create_labels: opts.create_labels,
         replace_labels: opts.replace_labels,
@@ -46,6 +52,9 @@ pub(crate) struct ContactRow {
     first_name: Option<String>,
     last_name: Option<String>,
     company_id: Option<i64>,
+    /// Ids of the `labels` names known when the import started.
+    named_ids: Vec<i64>,
+    /// `labels` names unknown when the import started.
     label_names: Vec<String>,
     label_ids: Vec<i64>,
     /// (field id, canonical value)
@@ -92,6 +101,8 @@ impl LabelCache {
 
 struct ContactsKind {
     fields: Vec<CustomField>,
+    /// Label names and ids when the import started (for the parser).
+    known_labels: HashMap<String, i64>,
     on_existing: OnExisting,
     create_labels: bool,
     replace_labels: bool,
@@ -107,6 +118,9 @@ struct ContactsKind {
 struct ContactParser {
     /// For each file column: the custom field it feeds, if any.
     fields: Vec<Option<CustomField>>,
+    /// The labels that existed when the import started, by exact name, so
+    /// the writer thread only looks up names created since.
+    known_labels: HashMap<String, i64>,
 }
 
 fn parse_id(s: &str) -> Option<i64> {
@@ -146,12 +160,18 @@ impl RowParser for ContactParser {
             }
             id
         };
-        let label_names: Vec<String> = cell(LABELS)
+        let mut named_ids = Vec::new();
+        let mut label_names = Vec::new();
+        for name in cell(LABELS)
             .split(':')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect();
+        {
+            match self.known_labels.get(name) {
+                Some(id) => named_ids.push(*id),
+                None => label_names.push(name.to_string()),
+            }
+        }
         let mut label_ids = Vec::new();
         for part in cell(LABELS_ID)
             .split(':')
@@ -182,6 +202,7 @@ impl RowParser for ContactParser {
             first_name: text(FIRST_NAME),
             last_name: text(LAST_NAME),
             company_id,
+            named_ids,
             label_names,
             label_ids,
             custom,
@@ -217,6 +238,7 @@ impl Kind for ContactsKind {
                     _ => None,
                 })
                 .collect(),
+            known_labels: self.known_labels.clone(),
         }
     }
 
@@ -396,7 +418,9 @@ impl ContactsKind {
                 }
             }
         }
-        let mut ids = Vec::with_capacity(row.label_names.len() + row.label_ids.len());
+        let mut ids =
+            Vec::with_capacity(row.named_ids.len() + row.label_names.len() + row.label_ids.len());
+        ids.extend_from_slice(&row.named_ids);
         for name in &row.label_names {
             let cache = self
                 .labels
@@ -480,17 +504,15 @@ impl ContactsKind {
     }
 
     /// Applies one row to `c`; `existing` says whether `--keep` protects it.
+    /// The row itself is left as it was: after a rollback (a conflict with
+    /// a concurrent writer) the same rows are applied again.
     fn apply_row(&self, c: &mut Contact, row: &ContactRow, labels: Vec<i64>, existing: bool) {
         let keep = |k: bool| existing && k;
-        if let Some(v) = &row.first_name {
-            if !keep(self.keep.first_name) {
-                c.first_name = Some(v.clone());
-            }
+        if row.first_name.is_some() && !keep(self.keep.first_name) {
+            c.first_name.clone_from(&row.first_name);
         }
-        if let Some(v) = &row.last_name {
-            if !keep(self.keep.last_name) {
-                c.last_name = Some(v.clone());
-            }
+        if row.last_name.is_some() && !keep(self.keep.last_name) {
+            c.last_name.clone_from(&row.last_name);
         }
         if let Some(v) = row.company_id {
             if !keep(self.keep.company) {

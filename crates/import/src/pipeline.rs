@@ -23,6 +23,8 @@ pub(crate) struct Item<R> {
     pub line: u64,
     /// The normalized email, or the cell as written when it is not valid.
     pub email: String,
+    /// The email's hash for the `repeated` count, computed on the parser thread.
+    pub email_hash: u128,
     /// The row as read, kept only when `--rejects` asks for it.
     pub raw: Option<StringRecord>,
     pub row: Result<R, Vec<RowError>>,
@@ -86,6 +88,9 @@ pub(crate) trait Kind {
     /// Called after a rollback so caches built inside it are dropped.
     fn rolled_back(&mut self) {}
 }
+
+/// Batches to the writer, and back to the parser to be freed and reused.
+type Channels<R> = (mpsc::SyncSender<Msg<R>>, mpsc::Receiver<Vec<Item<R>>>);
 
 enum Msg<R> {
     Batch { items: Vec<Item<R>>, bytes: u64 },
@@ -168,6 +173,7 @@ pub(crate) fn run<K: Kind>(
     let parser = kind.parser(&plan);
     let keep_raw = rejects.is_some();
     let (tx, rx) = mpsc::sync_channel::<Msg<<K::Parser as RowParser>::Row>>(CHANNEL_DEPTH);
+    let (recycle_tx, recycle_rx) = mpsc::sync_channel(CHANNEL_DEPTH);
     let parse_plan = plan.clone();
     let bom_len = decoded.bom_len;
     let delimiter = decoded.delimiter;
@@ -182,7 +188,7 @@ pub(crate) fn run<K: Kind>(
                 bom_len,
                 delimiter,
             };
-            job.run(reader, tx)
+            job.run(reader, (tx, recycle_rx))
         })
         .map_err(|e| ImportError::Options(format!("cannot start the parser thread: {e}")))?;
 
@@ -235,7 +241,7 @@ pub(crate) fn run<K: Kind>(
             open_since = std::time::Instant::now();
         }
         let n = items.len() as u64;
-        for mut item in items {
+        for item in items.iter_mut() {
             report.rows += 1;
             match item.outcome {
                 Outcome::Created => report.created += 1,
@@ -244,13 +250,13 @@ pub(crate) fn run<K: Kind>(
                 Outcome::Rejected => report.rejected += 1,
             }
             if item.outcome != Outcome::Rejected {
-                distinct.add(&item.email).map_err(ImportError::Output)?;
+                distinct.add(item.email_hash).map_err(ImportError::Output)?;
             }
             if let Some(out) = &mut outcomes {
                 out.write(item.line, &item.email, item.outcome, &item.message)?;
             }
-            if let Err(errors) = item.row {
-                for e in errors {
+            if let Err(errors) = &mut item.row {
+                for e in errors.drain(..) {
                     report.add_error(e);
                 }
                 if let (Some(w), Some(raw)) = (&mut rejects, &mut item.raw) {
@@ -283,6 +289,9 @@ pub(crate) fn run<K: Kind>(
                 rows: report.rows,
             });
         }
+        // Back to the parser thread, which frees the rows it allocated;
+        // when it has enough already, they are freed here.
+        let _ = recycle_tx.try_send(items);
     }
     drop(rx);
     if open_rows > 0 && report.failure.is_none() {
@@ -394,11 +403,7 @@ struct ParseJob<P> {
 }
 
 impl<P: RowParser> ParseJob<P> {
-    fn run(
-        self,
-        reader: csv::Reader<Box<dyn std::io::Read + Send>>,
-        tx: mpsc::SyncSender<Msg<P::Row>>,
-    ) {
+    fn run(self, reader: csv::Reader<Box<dyn std::io::Read + Send>>, channels: Channels<P::Row>) {
         let ParseJob {
             plan,
             parser,
@@ -414,7 +419,7 @@ impl<P: RowParser> ParseJob<P> {
             batch_size,
             keep_raw,
             (bom_len, delimiter),
-            tx,
+            channels,
         )
     }
 }
@@ -426,7 +431,7 @@ fn parse_rows<P: RowParser>(
     batch_size: usize,
     keep_raw: bool,
     (bom_len, delimiter): (u64, u8),
-    tx: mpsc::SyncSender<Msg<P::Row>>,
+    (tx, recycled): Channels<P::Row>,
 ) {
     let mut record = StringRecord::new();
     let mut batch = Vec::with_capacity(batch_size);
@@ -515,6 +520,7 @@ fn parse_rows<P: RowParser>(
         };
         batch.push(Item {
             line,
+            email_hash: crate::distinct::hash128(&email),
             email,
             raw: keep_raw.then(|| record.clone()),
             row,
@@ -523,7 +529,16 @@ fn parse_rows<P: RowParser>(
         });
         if batch.len() >= batch_size {
             let bytes = record.position().map(|p| p.byte()).unwrap_or(0) + bom_len;
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            // Reuse a batch the writer is done with: its rows are freed
+            // here, on the thread that allocated them.
+            let next = match recycled.try_recv() {
+                Ok(mut old) => {
+                    old.clear();
+                    old
+                }
+                Err(_) => Vec::with_capacity(batch_size),
+            };
+            let full = std::mem::replace(&mut batch, next);
             if tx.send(Msg::Batch { items: full, bytes }).is_err() {
                 return;
             }
