@@ -5,14 +5,8 @@ use std::path::PathBuf;
 
 use roster_store::{Contact, ContactWrite, Store};
 
-use crate::contacts::setup;
+use crate::contacts::{fixture, setup};
 use crate::support::{postgres_url, Backend, Env};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/contacts")
-        .join(name)
-}
 
 #[test]
 fn the_same_files_export_byte_identical_on_both_backends() {

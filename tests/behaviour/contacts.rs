@@ -12,7 +12,7 @@ use crate::support::Env;
 const HEADER: &str =
     "email,first_name,last_name,company_id,labels,labels_id,plan,seats,renewal,vip,note";
 
-fn fixture(name: &str) -> PathBuf {
+pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/contacts")
         .join(name)

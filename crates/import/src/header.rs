@@ -181,14 +181,7 @@ pub fn did_you_mean<'a>(name: &str, standard: &[&'a str], custom: &[&'a str]) ->
 mod tests {
     use super::*;
 
-    const STD: &[&str] = &[
-        "email",
-        "first_name",
-        "last_name",
-        "company_id",
-        "labels",
-        "labels_id",
-    ];
+    const STD: &[&str] = roster_core::field::CONTACT_COLUMNS;
 
     fn names(s: &str) -> Vec<String> {
         s.split(',').map(|x| x.trim().to_string()).collect()
