@@ -841,3 +841,54 @@ behaviour!(a_killed_import_leaves_whole_batches_and_converges, |env| {
         "importing again converges"
     );
 });
+
+behaviour!(the_readme_example_imports_as_shown, |env| {
+    // What examples/demo.sh (the README's first command) does, on the debug binary.
+    env.ok(&["companies", "add", "Acme Inc."]);
+    env.ok(&["companies", "add", "Globex"]);
+    env.ok(&["labels", "add", "Marketing"]);
+    env.ok(&[
+        "fields",
+        "add",
+        "plan",
+        "--type",
+        "select",
+        "--options",
+        "Free,Pro,Enterprise",
+        "--name",
+        "Plan",
+    ]);
+    env.ok(&[
+        "fields", "add", "seats", "--type", "number", "--name", "Seats",
+    ]);
+    env.ok(&[
+        "fields",
+        "add",
+        "renewal",
+        "--type",
+        "date",
+        "--name",
+        "Renewal date",
+    ]);
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/contacts.csv");
+    let (code, report) = env.import("contacts", &example, &["--create-labels"]);
+    assert_eq!(code, 1, "{report}");
+    for (k, v) in [
+        ("rows", 8),
+        ("created", 5),
+        ("updated", 1),
+        ("rejected", 2),
+        ("repeated", 1),
+    ] {
+        assert_eq!(report[k], json!(v), "{k}: {report}");
+    }
+    let export = env.export("contacts");
+    assert!(
+        export.contains("dimitri@пример.рф,Дмитрий,Иванов,,,,Pro,3,2025-12-01"),
+        "{export}"
+    );
+    assert!(
+        export.contains("ann.lee@example.com,Ann,Lee,1,Demo:Marketing:Trial,"),
+        "{export}"
+    );
+});
