@@ -140,7 +140,7 @@ impl RowParser for ContactParser {
         line: u64,
         errors: &mut Vec<RowError>,
     ) -> Option<ContactRow> {
-        let cell = |s: usize| plan.standard_at[s].map(|i| cells[i]).unwrap_or("");
+        let cell = |s: usize| plan.cell(cells, s);
         let text = |s: usize| Some(cell(s)).filter(|c| !c.is_empty()).map(str::to_string);
         let mut err = |column: &str, value: &str, message: String| {
             errors.push(RowError {

@@ -35,6 +35,11 @@ impl Plan {
     pub fn has(&self, standard: usize) -> bool {
         self.standard_at[standard].is_some()
     }
+
+    /// The row's cell for a standard column ("" when the file lacks it).
+    pub fn cell<'a>(&self, cells: &[&'a str], standard: usize) -> &'a str {
+        self.standard_at[standard].map(|i| cells[i]).unwrap_or("")
+    }
 }
 
 /// Builds the plan for `header` (trimmed names). `standard` are the kind's

@@ -90,7 +90,7 @@ impl RowParser for UserParser {
         line: u64,
         errors: &mut Vec<RowError>,
     ) -> Option<UserRow> {
-        let cell = |s: usize| plan.standard_at[s].map(|i| cells[i]).unwrap_or("");
+        let cell = |s: usize| plan.cell(cells, s);
         let text = |s: usize| Some(cell(s)).filter(|c| !c.is_empty()).map(str::to_string);
         let mut err = |column: &str, value: Option<&str>, message: String| {
             errors.push(RowError {

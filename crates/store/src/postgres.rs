@@ -485,19 +485,10 @@ impl Catalog for PgStore {
     }
 
     fn companies(&mut self) -> Result<Vec<Company>> {
-        let rows = self
-            .client
-            .query("SELECT id, name FROM companies ORDER BY id", &[])
-            .map_err(db("listing companies"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(Company {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                })
-            })
-            .collect::<std::result::Result<_, postgres::Error>>()
-            .map_err(db("listing companies"))
+        Ok(id_names(&mut self.client, "companies")?
+            .into_iter()
+            .map(|(id, name)| Company { id, name })
+            .collect())
     }
 
     fn company_exists(&mut self, id: i64) -> Result<bool> {
@@ -540,19 +531,10 @@ impl Catalog for PgStore {
     }
 
     fn labels(&mut self) -> Result<Vec<Label>> {
-        let rows = self
-            .client
-            .query("SELECT id, name FROM labels ORDER BY id", &[])
-            .map_err(db("listing labels"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(Label {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                })
-            })
-            .collect::<std::result::Result<_, postgres::Error>>()
-            .map_err(db("listing labels"))
+        Ok(id_names(&mut self.client, "labels")?
+            .into_iter()
+            .map(|(id, name)| Label { id, name })
+            .collect())
     }
 
     fn add_field(&mut self, f: &NewField) -> Result<i64> {
@@ -628,6 +610,18 @@ fn lock_by_email<T>(
     rows.iter()
         .map(convert)
         .collect::<std::result::Result<_, _>>()
+        .map_err(db(&what))
+}
+
+/// `id, name` of every row of `table` (companies, labels), by id.
+fn id_names(client: &mut Client, table: &str) -> Result<Vec<(i64, String)>> {
+    let what = format!("listing {table}");
+    let rows = client
+        .query(&format!("SELECT id, name FROM {table} ORDER BY id"), &[])
+        .map_err(db(&what))?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<std::result::Result<_, postgres::Error>>()
         .map_err(db(&what))
 }
 

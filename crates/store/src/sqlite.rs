@@ -139,6 +139,19 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// `id, name` of every row of `table` (companies, labels), by id.
+    fn id_names(&mut self, table: &str) -> Result<Vec<(i64, String)>> {
+        let what = format!("listing {table}");
+        let mut st = self
+            .conn
+            .prepare_cached(&format!("SELECT id, name FROM {table} ORDER BY id"))
+            .map_err(db(&what))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db(&what))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db(&what))
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let version: i64 = self
             .conn
@@ -231,20 +244,11 @@ impl Catalog for SqliteStore {
     }
 
     fn companies(&mut self) -> Result<Vec<Company>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT id, name FROM companies ORDER BY id")
-            .map_err(db("listing companies"))?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(Company {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                })
-            })
-            .map_err(db("listing companies"))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(db("listing companies"))
+        Ok(self
+            .id_names("companies")?
+            .into_iter()
+            .map(|(id, name)| Company { id, name })
+            .collect())
     }
 
     fn company_exists(&mut self, id: i64) -> Result<bool> {
@@ -283,20 +287,11 @@ impl Catalog for SqliteStore {
     }
 
     fn labels(&mut self) -> Result<Vec<Label>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT id, name FROM labels ORDER BY id")
-            .map_err(db("listing labels"))?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(Label {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                })
-            })
-            .map_err(db("listing labels"))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(db("listing labels"))
+        Ok(self
+            .id_names("labels")?
+            .into_iter()
+            .map(|(id, name)| Label { id, name })
+            .collect())
     }
 
     fn add_field(&mut self, f: &NewField) -> Result<i64> {
