@@ -1,0 +1,1 @@
+//! Contacts captured from received mail (to be built).

@@ -1,0 +1,1 @@
+//! Roster's HTTP server (to be built).
