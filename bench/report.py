@@ -220,7 +220,7 @@ def memory_report(run):
                    f"{'as expected' if ok else line} |")
     if 1000000 in peaks and 5000000 in peaks:
         out.append(f"\nPeak RSS at 5M ÷ peak RSS at 1M = **{peaks[5000000] / peaks[1000000]:.2f}×** "
-                   "(1.00× means memory does not grow with the file, SPEC §5).")
+                   "(1.00× means memory does not grow with the file).")
     return "\n".join(out) + "\n"
 
 

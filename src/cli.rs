@@ -1,4 +1,4 @@
-//! Command-line parsing and the commands of SPEC §7. Each command opens the
+//! Command-line parsing and the `roster` commands. Each command opens the
 //! store named by `--database`, calls the library and prints the result.
 
 use std::io::{IsTerminal, Write};
@@ -56,9 +56,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ImportCommand {
-    /// Import contacts (SPEC §3).
+    /// Import contacts (columns and rules: docs/csv.md).
     Contacts(ImportArgs),
-    /// Import the team's users (SPEC §4).
+    /// Import the team's users (columns and rules: docs/csv.md).
     Users(ImportArgs),
 }
 

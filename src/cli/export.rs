@@ -1,4 +1,4 @@
-//! `roster export contacts|users` (SPEC §7): CSV that imports back as a no-op.
+//! `roster export contacts|users`: CSV that imports back as a no-op.
 
 use std::collections::HashMap;
 use std::io::Write;

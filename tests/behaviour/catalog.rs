@@ -1,4 +1,4 @@
-//! SPEC §7: companies, labels and fields, as scripts use them.
+//! Companies, labels and fields, as scripts use them.
 
 use serde_json::{json, Value};
 

@@ -1,4 +1,4 @@
-//! SPEC §2, §3, §5 for contacts: one data-driven case per rule, each with a
+//! The CSV rules, the contacts import and its outcome: one data-driven case per rule, each with a
 //! fixture under tests/data/contacts, checked on the report, the exit status
 //! and the exported data; then the options, one test each.
 

@@ -1,4 +1,4 @@
-//! SPEC §3 "the result is always the one that importing the rows one at a
+//! "The result is always the one that importing the rows one at a
 //! time would give, however the work is batched": for random sequences of
 //! rows (repeats, invalid ones, label and keep options), importing them in
 //! one file at a random batch size equals importing each row alone in

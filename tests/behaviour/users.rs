@@ -1,4 +1,4 @@
-//! SPEC §4: the users import, passwords and sign-in.
+//! The users import, passwords and sign-in.
 
 use serde_json::{json, Value};
 

@@ -1,4 +1,4 @@
-//! Email address validation (SPEC §3).
+//! Email address validation (the rules are in the user guide, docs/csv.md).
 //!
 //! A row is rejected unless its `email` is an address mail can be delivered
 //! to: a dot-atom local part (RFC 5322, extended to non-ASCII by RFC 6531),
@@ -839,7 +839,7 @@ mod tests {
         ("me@1.2.3.4", Err("all-numeric label")),
         ("me@127.0.0.1", Err("all-numeric label")),
         ("me@example.com1", Ok("me@example.com1")),
-        // SPEC §3 only forbids an all-numeric TLD; any other LDH label passes.
+        // The rules only forbid an all-numeric TLD; any other LDH label passes.
         ("me@bad.tld-2", Ok("me@bad.tld-2")),
         // Special-use domains.
         ("me@example.test", Err("reserved for testing (RFC 6761)")),

@@ -1,9 +1,9 @@
-//! Custom fields (SPEC §1, §3): their types, variable names and the
+//! Custom fields: their types, variable names and the
 //! canonical form every value is stored and exported in.
 
 use std::fmt;
 
-/// The standard contact columns of SPEC §3; a custom field's variable name
+/// The standard contact columns; a custom field's variable name
 /// may never be one of these.
 pub const CONTACT_COLUMNS: &[&str] = &[
     "email",

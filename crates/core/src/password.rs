@@ -1,4 +1,4 @@
-//! Password hashing policy (SPEC §4).
+//! Password hashing policy.
 //!
 //! New passwords are hashed with Argon2id under a [`PasswordPolicy`] (the
 //! idea comes from kanidm's `CryptoPolicy`). Stored hashes imported from other

@@ -1,4 +1,4 @@
-//! The contacts import (SPEC §3): parsing a row's cells, and folding each
+//! The contacts import: parsing a row's cells, and folding each
 //! batch's rows, in file order, into the final state of every contact.
 
 use std::collections::{HashMap, HashSet};

@@ -1,6 +1,6 @@
 //! Decoding: bytes to UTF-8 with encoding and delimiter detection.
 //!
-//! SPEC §2. [`open`] turns a file or standard input into a stream of UTF-8
+//! The CSV rules of docs/csv.md. [`open`] turns a file or standard input into a stream of UTF-8
 //! bytes for `csv::ReaderBuilder`, plus the encoding and delimiter it chose
 //! (for the report). Everything streams: at most a 1 MiB prefix is held in
 //! memory, and the up-front scans read the file in 1 MiB chunks.

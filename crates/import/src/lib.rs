@@ -1,4 +1,4 @@
-//! Roster's import pipeline (SPEC §2–§5).
+//! Roster's import pipeline (the rules are in the user guide, docs/csv.md).
 //!
 //! bytes → [`decode`] (encoding, delimiter) → csv records with positions →
 //! [`header`] plan → typed rows (a kind's `parse`, on the parser thread) →

@@ -45,7 +45,7 @@ impl Outcome {
     }
 }
 
-/// The report of SPEC §5; `--json` prints it as one object.
+/// The report of an import; `--json` prints it as one object.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub kind: String,
@@ -86,7 +86,7 @@ impl Report {
         }
     }
 
-    /// Exit status of SPEC §5: 0 all imported, 1 some rows rejected, 2 the
+    /// Exit status: 0 all imported, 1 some rows rejected, 2 the
     /// file was refused or the import failed.
     pub fn exit_code(&self) -> i32 {
         if self.failure.is_some() {

@@ -1,4 +1,4 @@
-//! The users import (SPEC §4): the same pipeline as contacts; what differs
+//! The users import: the same pipeline as contacts; what differs
 //! is the row type, and that passwords are hashed on every core, one batch
 //! at a time, so the writer never waits for the whole file to be hashed.
 

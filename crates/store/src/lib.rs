@@ -154,7 +154,7 @@ pub struct UserWrite {
     pub after: User,
 }
 
-/// A recorded import (SPEC §1 "import job").
+/// A recorded import: who, when, which file, options, counts, status.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportRecord {
     pub id: i64,
