@@ -5,12 +5,14 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use roster_core::field::{check_variable_name, FieldType};
 use roster_import::{DecodeOptions, Input, OnExisting, Options, Report};
 use roster_store::{NewField, Store};
 
 mod export;
+mod serve;
 mod users;
 
 #[derive(Parser)]
@@ -52,6 +54,11 @@ enum Command {
     /// The helpdesk team's accounts.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// API tokens (for scripts: Authorization: Bearer TOKEN).
+    #[command(subcommand)]
+    Tokens(serve::TokensCommand),
+    /// Run the HTTP server: the API and the web UI.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -183,7 +190,10 @@ pub(crate) struct ImportArgs {
 }
 
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -191,7 +201,17 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match run(cli) {
+    // `serve` lets its configuration file name the database, below the
+    // flag and the environment but above the default.
+    let database_given = matches.value_source("database") != Some(ValueSource::DefaultValue);
+    let result = match cli.command {
+        Command::Serve(args) => serve::serve(args, database_given.then(|| cli.database.clone())),
+        command => run(Cli {
+            database: cli.database,
+            command,
+        }),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             let mut msg = e.to_string();
@@ -349,6 +369,8 @@ fn run(cli: Cli) -> Result<i32> {
             writeln!(out, "undid import {id}: deleted {deleted} contacts it created, restored {restored} it changed")?;
         }
         Command::Users(cmd) => return users::run(store, cmd, &mut out),
+        Command::Tokens(cmd) => return serve::tokens(store, cmd, &mut out),
+        Command::Serve(_) => unreachable!("serve runs before the store is opened"),
     }
     Ok(0)
 }

@@ -16,11 +16,13 @@ use std::fmt;
 pub use roster_core::field::{CustomField, FieldType};
 
 pub mod auth;
+pub mod credentials;
 pub mod postgres;
 pub mod sqlite;
 mod time;
 
-pub use time::now_rfc3339;
+pub use credentials::{CredentialKind, Credentials, NewCredential, TokenInfo};
+pub use time::{now_rfc3339, rfc3339_after};
 
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://roster.db";
@@ -241,7 +243,7 @@ pub trait Imports {
 }
 
 /// Everything a command needs; one implementation per backend.
-pub trait Store: Transactions + Catalog + Contacts + Users + Imports + Send {
+pub trait Store: Transactions + Catalog + Contacts + Users + Imports + Credentials + Send {
     /// "sqlite" or "postgres", for messages.
     fn backend(&self) -> &'static str;
     /// Rows an import writes per transaction; 0 means one transaction per

@@ -10,6 +10,14 @@ pub fn now_rfc3339() -> String {
     format_unix_millis(d.as_millis() as i64)
 }
 
+/// `d` from now, as [`now_rfc3339`] writes it.
+pub fn rfc3339_after(d: std::time::Duration) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format_unix_millis((now + d).as_millis() as i64)
+}
+
 pub(crate) fn format_unix_millis(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);

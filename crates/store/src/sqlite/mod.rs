@@ -15,6 +15,8 @@
 //! - `cache_size=-16000` (16 MB): most of the email index stays cached
 //!   while keeping an import's peak memory under 64 MB.
 
+mod credentials;
+
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -27,7 +29,8 @@ use crate::{
 };
 
 /// Each entry moves the schema one version forward; never edit a shipped one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE companies (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -89,7 +92,9 @@ CREATE TABLE import_changes (
     before TEXT NOT NULL,
     PRIMARY KEY (import_id, contact_id)
 ) WITHOUT ROWID;
-"#];
+"#,
+    credentials::MIGRATION,
+];
 
 pub struct SqliteStore {
     conn: Connection,

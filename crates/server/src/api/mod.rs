@@ -1,0 +1,109 @@
+//! The JSON API under `/api`: one module per area, each exposing
+//! `routes() -> Router<AppState>` and an OpenAPI fragment `Doc`, merged
+//! here. Adding an area is one line in each of [`routes`] and [`openapi`].
+
+use axum::Router;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+
+use crate::state::AppState;
+
+pub mod health;
+pub mod session;
+
+/// Every API route.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(health::routes())
+        .merge(session::routes())
+}
+
+/// The OpenAPI 3.1 document of every route (`GET /api/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = Doc::openapi();
+    doc.merge(health::Doc::openapi());
+    doc.merge(session::Doc::openapi());
+    doc
+}
+
+/// The document's head: title, version and the two credentials. A route
+/// states who may call it with
+/// `security(("token" = ["agent"]), ("session" = ["agent"]))` — `agent`:
+/// any signed-in user; `admin`: admins only; no `security`: anyone.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Roster API",
+        description = "People directory for a shared-inbox helpdesk: contacts, catalog, users, imports."
+    ),
+    modifiers(&Credentials)
+)]
+struct Doc;
+
+struct Credentials;
+
+impl utoipa::Modify for Credentials {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token from `roster tokens create`."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "The cookie POST /api/session sets; writes also need the X-CSRF-Token header.",
+            ))),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed copy of the document, for people and client
+    /// generators. After changing a route, regenerate it with
+    /// `ROSTER_UPDATE_OPENAPI=1 cargo test -p roster-server openapi`.
+    #[test]
+    fn openapi_document_matches_the_committed_copy() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        let current = super::openapi()
+            .to_pretty_json()
+            .expect("the document serializes")
+            + "\n";
+        if std::env::var("ROSTER_UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
+            std::fs::write(&path, &current).expect("write docs/openapi.json");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == current,
+            "docs/openapi.json differs from the routes in the code; regenerate it with \
+             ROSTER_UPDATE_OPENAPI=1 cargo test -p roster-server openapi, and commit it"
+        );
+    }
+
+    #[test]
+    fn every_route_states_who_may_call_it() {
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let public = matches!(
+                    (method.as_str(), path.as_str()),
+                    ("get", "/api/health")
+                        | ("get", "/api/openapi.json")
+                        | ("post", "/api/session")
+                );
+                let roles = &op["security"];
+                assert!(
+                    public || roles.as_array().is_some_and(|r| !r.is_empty()),
+                    "{method} {path} has no security requirement: add security((\"token\" = [\"agent\"]), (\"session\" = [\"agent\"])) or [\"admin\"]"
+                );
+            }
+        }
+    }
+}

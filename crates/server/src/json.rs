@@ -1,0 +1,123 @@
+//! `Json<T>` for request bodies, with the API's errors: a body that is not
+//! JSON is 400 `malformed_json`; an unknown field is 422 `unknown_field`;
+//! a missing field or a value of the wrong type is 422 `invalid_value`,
+//! naming the field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+use crate::error::{truncate, ApiError, ErrorKind};
+
+/// A JSON request body. Declare the payload type with
+/// `#[serde(deny_unknown_fields)]` so unknown fields are refused.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let v = v.split(';').next().unwrap_or("").trim();
+                v.eq_ignore_ascii_case("application/json")
+                    || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json_type {
+            return Err(ApiError::new(
+                ErrorKind::MalformedJson,
+                "the body must be JSON sent with 'Content-Type: application/json'",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ErrorKind::PayloadTooLarge,
+                    "the JSON body is larger than the server accepts (2 MiB); send less",
+                )
+            } else {
+                ApiError::bad_request(format!("the body cannot be read: {e}"))
+            }
+        })?;
+        parse(&bytes).map(Json)
+    }
+}
+
+/// Parses a JSON body the way [`Json`] does.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let msg = inner.to_string();
+            // serde_json adds " at line L column C"; keep it for syntax
+            // errors only, where it is the useful part.
+            let bare = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            match inner.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    Err(ApiError::new(
+                        ErrorKind::MalformedJson,
+                        format!("the body is not valid JSON ({msg}); fix the JSON"),
+                    ))
+                }
+                _ if bare.starts_with("unknown field") => {
+                    let field = bare.split('`').nth(1).map(truncate).unwrap_or_default();
+                    let expected = bare
+                        .split_once(", expected ")
+                        .map(|(_, e)| format!("; expected {}", e.replace('`', "'")))
+                        .unwrap_or_default();
+                    let at = if path.contains('.') {
+                        format!(" (at {path})")
+                    } else {
+                        String::new()
+                    };
+                    Err(ApiError::new(
+                        ErrorKind::UnknownField,
+                        format!("unknown field '{field}'{at}{expected}"),
+                    ))
+                }
+                _ => {
+                    let bare = bare.replace('`', "'");
+                    if path == "." || path.is_empty() {
+                        Err(ApiError::invalid(format!("the body does not fit: {bare}")))
+                    } else {
+                        Err(ApiError::invalid(format!("field '{path}': {bare}")))
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct P {
+        name: String,
+        n: Option<i64>,
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parse::<P>(b"{\"name\": 1}").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidValue);
+        assert!(e.message.starts_with("field 'name':"), "{}", e.message);
+        let e = parse::<P>(b"{\"name\": \"x\", \"nme\": 1}").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::UnknownField);
+        assert!(e.message.contains("'nme'"), "{}", e.message);
+        let e = parse::<P>(b"{\"name\": ").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MalformedJson);
+        let e = parse::<P>(b"{}").unwrap_err();
+        assert!(e.message.contains("missing field 'name'"), "{}", e.message);
+    }
+}
