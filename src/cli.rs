@@ -151,10 +151,12 @@ pub(crate) struct ImportArgs {
     /// Field delimiter: ',', ';', 'tab' (detected from the header when absent).
     #[arg(long)]
     delimiter: Option<String>,
-    /// Rename a column of the file: --map 'E-mail Address=email' (repeatable).
+    /// Rename a column of the file: --map 'E-mail Address=email' (repeatable);
+    /// --map auto recognises Google, Outlook, HubSpot, Mailchimp, Zendesk,
+    /// Intercom, Freshdesk, Zammad and Chatwoot exports and ignores the rest.
     #[arg(long = "map", value_name = "FROM=TO")]
     maps: Vec<String>,
-    /// Ignore columns that are not ours instead of refusing the file.
+    /// Ignore every column that is not ours as written instead of refusing the file.
     #[arg(long)]
     ignore_unknown_columns: bool,
     /// What to do with a row whose email matches an existing record.
@@ -451,19 +453,13 @@ fn parse_delimiter(s: &str) -> Result<u8> {
 }
 
 pub(crate) fn import_options(args: &ImportArgs) -> Result<Options> {
-    let mut maps = Vec::new();
-    for m in &args.maps {
-        let (from, to) = m
-            .rsplit_once('=')
-            .ok_or_else(|| anyhow!("--map '{m}' needs the form 'FILE COLUMN=column', e.g. --map 'E-mail Address=email'"))?;
-        maps.push((from.trim().to_string(), to.trim().to_string()));
-    }
-    Ok(Options {
+    let mut opts = Options {
         decode: DecodeOptions {
             encoding: args.encoding.clone(),
             delimiter: args.delimiter.as_deref().map(parse_delimiter).transpose()?,
         },
-        maps,
+        maps: Vec::new(),
+        map_auto: false,
         ignore_unknown_columns: args.ignore_unknown_columns,
         on_existing: match args.on_existing {
             OnExistingArg::Update => OnExisting::Update,
@@ -482,7 +478,11 @@ pub(crate) fn import_options(args: &ImportArgs) -> Result<Options> {
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         ),
         progress: None,
-    })
+    };
+    for m in &args.maps {
+        opts.add_map(m).map_err(|e| anyhow!("{e}"))?;
+    }
+    Ok(opts)
 }
 
 fn progress_bar() -> Option<Box<dyn FnMut(roster_import::Progress) + Send>> {

@@ -6,5 +6,6 @@ mod support;
 mod backends;
 mod catalog;
 mod contacts;
+mod foreign;
 mod property;
 mod users;

@@ -668,7 +668,10 @@ fn check_idn(domain: &str) -> Result<(usize, u8), EmailError> {
             None => EmailError::NotNormalized(domain.to_owned()),
         });
     }
-    Ok((ascii.len(), ascii.as_bytes().last().copied().unwrap_or(b'.')))
+    Ok((
+        ascii.len(),
+        ascii.as_bytes().last().copied().unwrap_or(b'.'),
+    ))
 }
 
 /// On an IDNA failure, names the offending character when one is disallowed
@@ -800,7 +803,10 @@ mod tests {
         ("jo\u{308}rg@bu\u{308}cher.de", Ok("jörg@bücher.de")),
         ("a\u{37E}b@example.com", Err("contains the character ';'")),
         ("a\u{37E}@example.com", Err("contains the character ';'")),
-        ("\u{212B}ngstr\u{F6}m@example.com", Ok("ångström@example.com")),
+        (
+            "\u{212B}ngstr\u{F6}m@example.com",
+            Ok("ångström@example.com"),
+        ),
         ("a@ex\u{AD}ample.com", Err("U+00AD")),
         (
             "me@xn--0.tld",

@@ -156,7 +156,18 @@ impl RowParser for ContactParser {
         } else {
             let id = parse_id(company);
             if id.is_none() {
-                err("company_id", company, format!("'{company}' is not a company id: use the number `roster companies list` shows"));
+                let hint = if company.contains(['e', 'E'])
+                    && company.bytes().any(|b| b.is_ascii_digit())
+                {
+                    "Excel writes long numbers as 1.23457E+11; format the column as Text or Number with no decimals and export again"
+                } else {
+                    "use the number `roster companies list` shows"
+                };
+                err(
+                    "company_id",
+                    company,
+                    format!("'{company}' is not a company id: {hint}"),
+                );
             }
             id
         };
@@ -445,7 +456,20 @@ impl ContactsKind {
                 ids.push(id);
                 continue;
             }
+            let comma_parts: Vec<&str> = name
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
             let hint = match cache.by_lower.get(&name.to_lowercase()) {
+                _ if comma_parts.len() > 1
+                    && comma_parts.iter().all(|p| cache.by_name.contains_key(*p)) =>
+                {
+                    format!(
+                        "labels are separated by ':', not ',': write '{}'",
+                        comma_parts.join(":")
+                    )
+                }
                 Some(similar) => format!(
                     "label names are case-sensitive: did you mean '{}'?",
                     similar.first().map(String::as_str).unwrap_or_default()

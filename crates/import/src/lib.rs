@@ -15,6 +15,7 @@ pub mod contacts;
 pub mod decode;
 mod distinct;
 pub mod header;
+pub mod mapping;
 mod pipeline;
 pub mod report;
 pub mod users;
@@ -61,7 +62,10 @@ pub struct Progress {
 /// Options shared by both imports.
 pub struct Options {
     pub decode: DecodeOptions,
+    /// `--map FROM=TO` renames, in the order given.
     pub maps: Vec<(String, String)>,
+    /// `--map auto`: recognise foreign exports' columns, ignore the rest.
+    pub map_auto: bool,
     pub ignore_unknown_columns: bool,
     pub on_existing: OnExisting,
     /// Columns never changed on an existing record.
@@ -89,6 +93,7 @@ impl Default for Options {
                 delimiter: None,
             },
             maps: Vec::new(),
+            map_auto: false,
             ignore_unknown_columns: false,
             on_existing: OnExisting::Update,
             keep: Vec::new(),
@@ -106,12 +111,31 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Adds one `--map` value (the CLI flag, or the API's `map=`): `auto`,
+    /// or `FILE COLUMN=column` split at the last `=`. Empty sides are
+    /// refused when the header is read, where the message can list the
+    /// file's columns.
+    pub fn add_map(&mut self, value: &str) -> Result<(), ImportError> {
+        if value.trim() == "auto" {
+            self.map_auto = true;
+            return Ok(());
+        }
+        let (from, to) = value.rsplit_once('=').ok_or_else(|| {
+            ImportError::Options(format!(
+                "--map '{value}' needs the form 'FILE COLUMN=column' (e.g. --map 'E-mail Address=email'), or 'auto'"
+            ))
+        })?;
+        self.maps
+            .push((from.trim().to_string(), to.trim().to_string()));
+        Ok(())
+    }
+
     /// The options as recorded with the import (no callbacks, no secrets).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "encoding": self.decode.encoding,
             "delimiter": self.decode.delimiter.map(|d| (d as char).to_string()),
-            "map": self.maps.iter().map(|(a, b)| format!("{a}={b}")).collect::<Vec<_>>(),
+            "map": self.maps.iter().map(|(a, b)| format!("{a}={b}")).chain(self.map_auto.then(|| "auto".to_string())).collect::<Vec<_>>(),
             "ignore_unknown_columns": self.ignore_unknown_columns,
             "on_existing": match self.on_existing { OnExisting::Update => "update", OnExisting::Skip => "skip" },
             "keep": self.keep,

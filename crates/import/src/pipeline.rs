@@ -132,6 +132,7 @@ pub(crate) fn run<K: Kind>(
         kind.standard_columns(),
         &custom_refs,
         &opts.maps,
+        opts.map_auto,
         opts.ignore_unknown_columns,
     )?;
     kind.check_options(&plan, opts)?;
@@ -141,6 +142,7 @@ pub(crate) fn run<K: Kind>(
         encoding: decoded.encoding.to_string(),
         delimiter: delimiter_name(decoded.delimiter),
         dry_run: opts.dry_run,
+        mapped_columns: plan.mapped.clone(),
         ignored_columns: plan.ignored.clone(),
         ..Report::default()
     };

@@ -45,6 +45,25 @@ impl Outcome {
     }
 }
 
+/// A column of the file renamed to one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MappedColumn {
+    /// As written in the file.
+    pub column: String,
+    /// The column of ours it feeds.
+    pub to: String,
+    /// The `--map` that did it (for `--map auto`, which format or rule).
+    pub by: String,
+}
+
+/// A column of the file that was ignored, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IgnoredColumn {
+    /// As written in the file.
+    pub column: String,
+    pub reason: String,
+}
+
 /// The report of an import; `--json` prints it as one object.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -62,9 +81,12 @@ pub struct Report {
     pub dry_run: bool,
     /// Rows whose batch was committed (all of them after a successful run).
     pub committed: u64,
-    /// Columns ignored by `--ignore-unknown-columns`.
+    /// Columns renamed by `--map` or `--map auto`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ignored_columns: Vec<String>,
+    pub mapped_columns: Vec<MappedColumn>,
+    /// Columns ignored by `--map auto` or `--ignore-unknown-columns`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored_columns: Vec<IgnoredColumn>,
     pub errors: Vec<RowError>,
     /// True when `errors` holds fewer entries than there were.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -120,8 +142,20 @@ impl Report {
             "  encoding {}, delimiter {}",
             self.encoding, self.delimiter
         );
-        if !self.ignored_columns.is_empty() {
-            let _ = writeln!(s, "  ignored columns: {}", self.ignored_columns.join(", "));
+        for m in &self.mapped_columns {
+            let _ = writeln!(s, "  column '{}' → {} ({})", m.column, m.to, m.by);
+        }
+        // Ignored columns, grouped by reason so a 60-column export stays readable.
+        let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+        for c in &self.ignored_columns {
+            match reasons.iter_mut().find(|(r, _)| *r == c.reason) {
+                Some((_, cols)) => cols.push(&c.column),
+                None => reasons.push((&c.reason, vec![&c.column])),
+            }
+        }
+        for (reason, cols) in reasons {
+            let quoted: Vec<String> = cols.iter().map(|c| format!("'{c}'")).collect();
+            let _ = writeln!(s, "  ignored {}: {reason}", quoted.join(", "));
         }
         let would = if self.dry_run { " (would be)" } else { "" };
         let _ = writeln!(
