@@ -317,15 +317,35 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Export(ExportCommand::Contacts) => export::contacts(store, &mut out)?,
         Command::Export(ExportCommand::Users) => export::users(store, &mut out)?,
         Command::Imports(ImportsCommand::List { json }) => {
-            let all = store.imports()?;
+            let mut all = Vec::new();
+            for rec in store.imports()? {
+                // A running record whose importer is gone is interrupted.
+                all.push(roster_store::lease::settle(store, rec)?);
+            }
             if json {
                 writeln!(out, "{}", serde_json::to_string(&all)?)?;
             } else {
                 for i in all {
-                    let n = |k: &str| i.report.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+                    // A running import's report is not written yet: its
+                    // progress says what it has committed so far.
+                    let counts = if i.status == "running" {
+                        &i.progress
+                    } else {
+                        &i.report
+                    };
+                    let n = |k: &str| counts.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+                    let so_far = if i.status == "running" {
+                        format!(
+                            " (committed so far; owner {}, heartbeat {})",
+                            i.owner.as_deref().unwrap_or("unknown"),
+                            roster_store::lease::age(i.heartbeat_at.as_deref())
+                        )
+                    } else {
+                        String::new()
+                    };
                     writeln!(
                         out,
-                        "{}\t{}\t{}\t{}\trows {} created {} updated {} unchanged {} rejected {}",
+                        "{}\t{}\t{}\t{}\trows {} created {} updated {} unchanged {} rejected {}{so_far}",
                         i.id,
                         i.kind,
                         i.status,
@@ -341,14 +361,22 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Imports(ImportsCommand::Undo { id, force }) => {
             let rec = store.import(id)?;
+            let rec = roster_store::lease::settle(store, rec)?;
             if rec.kind != "contacts" {
                 bail!(
                     "import {id} imported {}; only contacts imports can be undone",
                     rec.kind
                 );
             }
-            if rec.status == "undone" {
-                bail!("import {id} was already undone");
+            match rec.status.as_str() {
+                "undone" => bail!("import {id} was already undone"),
+                "running" | "queued" => bail!(
+                    "import {id} is still {} (owner {}, last heartbeat {}); wait until it has finished, then undo it",
+                    rec.status,
+                    rec.owner.as_deref().unwrap_or("unknown"),
+                    roster_store::lease::age(rec.heartbeat_at.as_deref())
+                ),
+                _ => {}
             }
             let conflicts = store.undo_conflicts(id)?;
             if !conflicts.is_empty() && !force {
@@ -477,6 +505,8 @@ pub(crate) fn import_options(args: &ImportArgs) -> Result<Options> {
             "cli:{}",
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         ),
+        owner: None,
+        record: None,
         progress: None,
     };
     for m in &args.maps {

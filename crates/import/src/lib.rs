@@ -82,6 +82,12 @@ pub struct Options {
     pub replace_labels: bool,
     /// Who started it, for the import record.
     pub started_by: String,
+    /// The lease owner the import record is held under (a job runner's
+    /// worker id); None makes a fresh `HOST:PID:NONCE` one.
+    pub owner: Option<String>,
+    /// An import record already claimed by `owner` (a job runner's) to run
+    /// under; None records a new one.
+    pub record: Option<i64>,
     pub progress: Option<Box<dyn FnMut(Progress) + Send>>,
 }
 
@@ -105,6 +111,8 @@ impl Default for Options {
             create_labels: false,
             replace_labels: false,
             started_by: "cli".into(),
+            owner: None,
+            record: None,
             progress: None,
         }
     }

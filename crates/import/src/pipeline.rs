@@ -146,27 +146,30 @@ pub(crate) fn run<K: Kind>(
         ignored_columns: plan.ignored.clone(),
         ..Report::default()
     };
-    let mut rejects = match &opts.rejects {
+    let rejects = match &opts.rejects {
         Some(p) => Some(RejectsWriter::create(
             p,
             &header_raw.as_byte_record().clone(),
         )?),
         None => None,
     };
-    let mut outcomes = match &opts.outcomes {
+    let outcomes = match &opts.outcomes {
         Some(p) => Some(OutcomesWriter::create(p)?),
         None => None,
     };
-    let import_id = if opts.dry_run {
-        None
-    } else {
-        Some(store.start_import(kind.name(), &opts.to_json(), &opts.started_by)?)
+    let owner = opts
+        .owner
+        .clone()
+        .unwrap_or_else(roster_store::lease::new_owner);
+    let import_id = match (opts.dry_run, opts.record) {
+        (true, _) => None,
+        (false, Some(id)) => Some(id),
+        (false, None) => {
+            Some(store.start_import(kind.name(), &opts.to_json(), &opts.started_by, &owner)?)
+        }
     };
     report.id = import_id;
-    let one_transaction = opts.atomic || opts.dry_run;
-    if one_transaction {
-        store.begin()?;
-    }
+    let lease = import_id.map(|id| Lease { id, owner });
 
     let batch_size = opts
         .batch_size
@@ -191,9 +194,214 @@ pub(crate) fn run<K: Kind>(
                 delimiter,
             };
             job.run(reader, (tx, recycle_rx))
-        })
-        .map_err(|e| ImportError::Options(format!("cannot start the parser thread: {e}")))?;
+        });
+    let mut committed = Counts::default();
+    let written = match parser_thread {
+        Ok(thread) => {
+            let mut outputs = Outputs { rejects, outcomes };
+            let written = write_rows(
+                kind,
+                store,
+                opts,
+                &plan,
+                lease.as_ref(),
+                (rx, recycle_tx),
+                decoded.total_bytes,
+                &mut outputs,
+                &mut report,
+                &mut committed,
+            )
+            .and_then(|()| outputs.finish());
+            // The channel is closed by now: the parser stops at its next send.
+            if thread.join().is_err() && report.failure.is_none() {
+                report.failure =
+                    Some("the CSV parser stopped unexpectedly; nothing more was read".into());
+            }
+            written
+        }
+        Err(e) => Err(ImportError::Options(format!(
+            "cannot start the parser thread: {e}"
+        ))),
+    };
+    if let Err(e) = &written {
+        if report.failure.is_none() {
+            report.failure = Some(e.to_string());
+        }
+    }
+    if report.failure.is_some() {
+        // Whatever went wrong (a full disk under --outcomes, a decoding
+        // error, the database gone), what is still open is dropped and the
+        // record ends `failed` with what was committed.
+        let _ = store.rollback();
+        kind.rolled_back();
+    }
+    if report.failure.is_some() {
+        // The counts are what is in the database, not what was read.
+        committed.set_in(&mut report);
+        if opts.dry_run {
+            report.committed = 0;
+        }
+    }
+    if let Some(lease) = &lease {
+        let status = if report.failure.is_some() || (opts.atomic && report.rejected > 0) {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
+        if !store.finish_import(lease.id, &lease.owner, status, &json)? {
+            let now = store
+                .import(lease.id)
+                .map(|r| r.status)
+                .unwrap_or_else(|_| "unknown".into());
+            report.notes.push(format!(
+                "the record of import {} was changed to '{now}' while it ran, and was left so",
+                lease.id
+            ));
+            if report.failure.is_none() {
+                report.failure = Some(format!(
+                    "import {} was marked '{now}' by another command while it ran; check roster imports list",
+                    lease.id
+                ));
+            }
+        }
+    }
+    Ok(report)
+}
 
+/// Batches from the parser, and back to it to be freed.
+type WriterChannels<R> = (mpsc::Receiver<Msg<R>>, mpsc::SyncSender<Vec<Item<R>>>);
+
+/// The running import's record and the lease this process holds on it.
+struct Lease {
+    id: i64,
+    owner: String,
+}
+
+/// Rows counted by outcome.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    rows: u64,
+    created: u64,
+    updated: u64,
+    unchanged: u64,
+    rejected: u64,
+}
+
+impl Counts {
+    fn of<R>(items: &[Item<R>]) -> Counts {
+        let mut c = Counts::default();
+        for item in items {
+            c.rows += 1;
+            match item.outcome {
+                Outcome::Created => c.created += 1,
+                Outcome::Updated => c.updated += 1,
+                Outcome::Unchanged => c.unchanged += 1,
+                Outcome::Rejected => c.rejected += 1,
+            }
+        }
+        c
+    }
+
+    fn plus(self, o: Counts) -> Counts {
+        Counts {
+            rows: self.rows + o.rows,
+            created: self.created + o.created,
+            updated: self.updated + o.updated,
+            unchanged: self.unchanged + o.unchanged,
+            rejected: self.rejected + o.rejected,
+        }
+    }
+
+    fn set_in(self, report: &mut Report) {
+        report.rows = self.rows;
+        report.created = self.created;
+        report.updated = self.updated;
+        report.unchanged = self.unchanged;
+        report.rejected = self.rejected;
+        report.committed = self.rows;
+    }
+
+    /// The lease's `progress`: what is committed once the heartbeat commits.
+    fn progress(self, kind: &str, bytes: u64) -> serde_json::Value {
+        serde_json::json!({
+            "kind": kind,
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "committed": self.rows,
+            "bytes": bytes,
+        })
+    }
+}
+
+/// Renews the lease inside the transaction about to commit; a lost lease
+/// (the import undone, cancelled or declared interrupted meanwhile) makes
+/// the transaction roll back instead.
+fn renew(
+    store: &mut dyn Store,
+    lease: Option<&Lease>,
+    kind: &str,
+    progress: Counts,
+    bytes: u64,
+) -> Result<(), StoreError> {
+    let Some(lease) = lease else { return Ok(()) };
+    if store.heartbeat_import(lease.id, &lease.owner, &progress.progress(kind, bytes))? {
+        Ok(())
+    } else {
+        let now = store
+            .import(lease.id)
+            .map(|r| r.status)
+            .unwrap_or_else(|_| "unknown".into());
+        Err(StoreError::Stale(format!(
+            "import {} was marked '{now}' by another command while it ran, so it stopped",
+            lease.id
+        )))
+    }
+}
+
+/// The `--rejects` and `--outcomes` files.
+struct Outputs {
+    rejects: Option<RejectsWriter>,
+    outcomes: Option<OutcomesWriter>,
+}
+
+impl Outputs {
+    fn finish(&mut self) -> Result<(), ImportError> {
+        if let Some(w) = self.rejects.take() {
+            w.finish()?;
+        }
+        if let Some(w) = self.outcomes.take() {
+            w.finish()?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies every batch the parser sends, committing as the backend and
+/// the options say, and fills the report. On an error the caller rolls
+/// back what is open; `committed` always holds what was committed.
+#[allow(clippy::too_many_arguments)]
+fn write_rows<K: Kind>(
+    kind: &mut K,
+    store: &mut dyn Store,
+    opts: &mut Options,
+    plan: &Plan,
+    lease: Option<&Lease>,
+    (rx, recycle_tx): WriterChannels<<K::Parser as RowParser>::Row>,
+    total_bytes: Option<u64>,
+    outputs: &mut Outputs,
+    report: &mut Report,
+    committed: &mut Counts,
+) -> Result<(), ImportError> {
+    let import_id = lease.map(|l| l.id);
+    let name = kind.name();
+    let one_transaction = opts.atomic || opts.dry_run;
+    if one_transaction {
+        store.begin()?;
+    }
     let mut distinct = DistinctCounter::default();
     let mut redaction_noted = false;
     // Backends that write faster in bigger transactions (SQLite) commit
@@ -203,8 +411,10 @@ pub(crate) fn run<K: Kind>(
     } else {
         store.rows_per_transaction() as u64
     };
-    let (mut open_rows, mut open_from) = (0u64, 0u64);
+    let mut open = Counts::default();
+    let mut open_from = 0u64;
     let mut open_since = std::time::Instant::now();
+    let mut last_bytes = 0u64;
     for msg in rx.iter() {
         let (mut items, bytes) = match msg {
             Msg::Batch { items, bytes } => (items, bytes),
@@ -213,56 +423,59 @@ pub(crate) fn run<K: Kind>(
                 break;
             }
         };
+        last_bytes = bytes;
+        let first = items.first().map(|i| i.line).unwrap_or(0);
         let applied = if one_transaction {
             kind.apply(store, import_id, &mut items)
         } else if group_rows > 0 {
-            let begun = if open_rows == 0 {
+            let begun = if open.rows == 0 {
+                open_from = first;
+                open_since = std::time::Instant::now();
                 store.begin()
             } else {
                 Ok(())
             };
             begun.and_then(|()| kind.apply(store, import_id, &mut items))
         } else {
-            apply_batch(kind, store, import_id, &mut items)
+            apply_batch(kind, store, import_id, &mut items, &mut |store, items| {
+                renew(store, lease, name, committed.plus(Counts::of(items)), bytes)
+            })
         };
         if let Err(e) = applied {
-            let first = items.first().map(|i| i.line).unwrap_or(0);
-            report.failure = Some(if open_rows > 0 {
-                format!("{e}; the rows from line {open_from} on were not written")
-            } else {
-                format!("{e}; the rows from line {first} on were not written")
-            });
+            let from = if group_rows > 0 { open_from } else { first };
+            report.failure = Some(format!(
+                "{e}; the rows from line {from} on were not written"
+            ));
             if group_rows > 0 {
                 let _ = store.rollback();
                 kind.rolled_back();
             }
             break;
         }
-        if group_rows > 0 && open_rows == 0 {
-            open_from = items.first().map(|i| i.line).unwrap_or(0);
-            open_since = std::time::Instant::now();
+        let counts = Counts::of(&items);
+        if group_rows == 0 && !one_transaction {
+            // apply_batch committed it.
+            *committed = committed.plus(counts);
+            report.committed = committed.rows;
         }
-        let n = items.len() as u64;
+        report.rows += counts.rows;
+        report.created += counts.created;
+        report.updated += counts.updated;
+        report.unchanged += counts.unchanged;
+        report.rejected += counts.rejected;
         for item in items.iter_mut() {
-            report.rows += 1;
-            match item.outcome {
-                Outcome::Created => report.created += 1,
-                Outcome::Updated => report.updated += 1,
-                Outcome::Unchanged => report.unchanged += 1,
-                Outcome::Rejected => report.rejected += 1,
-            }
             if item.outcome != Outcome::Rejected {
                 distinct.add(item.email_hash).map_err(ImportError::Output)?;
             }
-            if let Some(out) = &mut outcomes {
+            if let Some(out) = &mut outputs.outcomes {
                 out.write(item.line, &item.email, item.outcome, &item.message)?;
             }
             if let Err(errors) = &mut item.row {
                 for e in errors.drain(..) {
                     report.add_error(e);
                 }
-                if let (Some(w), Some(raw)) = (&mut rejects, &mut item.raw) {
-                    if let Some(note) = kind.redact(&plan, raw) {
+                if let (Some(w), Some(raw)) = (&mut outputs.rejects, &mut item.raw) {
+                    if let Some(note) = kind.redact(plan, raw) {
                         if !redaction_noted {
                             report.notes.push(note);
                             redaction_noted = true;
@@ -273,21 +486,30 @@ pub(crate) fn run<K: Kind>(
             }
         }
         if group_rows > 0 {
-            open_rows += n;
+            open = open.plus(counts);
             // Commit by size, and at least every second so a crash or kill
             // loses little work.
-            if open_rows >= group_rows || open_since.elapsed() >= MAX_TRANSACTION_AGE {
-                store.commit()?;
-                report.committed += open_rows;
-                open_rows = 0;
+            if open.rows >= group_rows || open_since.elapsed() >= MAX_TRANSACTION_AGE {
+                let upto = committed.plus(open);
+                if let Err(e) = renew(store, lease, name, upto, bytes).and_then(|()| store.commit())
+                {
+                    report.failure = Some(format!(
+                        "{e}; the rows from line {open_from} on were not written"
+                    ));
+                    let _ = store.rollback();
+                    kind.rolled_back();
+                    open = Counts::default();
+                    break;
+                }
+                *committed = upto;
+                open = Counts::default();
             }
-        } else if !one_transaction {
-            report.committed += n;
         }
+        report.committed = committed.rows;
         if let Some(progress) = &mut opts.progress {
             progress(Progress {
                 bytes,
-                total_bytes: decoded.total_bytes,
+                total_bytes,
                 rows: report.rows,
             });
         }
@@ -296,14 +518,19 @@ pub(crate) fn run<K: Kind>(
         let _ = recycle_tx.try_send(items);
     }
     drop(rx);
-    if open_rows > 0 && report.failure.is_none() {
+    if report.failure.is_some() && open.rows > 0 {
+        // The rows since the last commit are dropped with the failure.
+        store.rollback()?;
+        kind.rolled_back();
+        open = Counts::default();
+    }
+    if open.rows > 0 {
+        let upto = committed.plus(open);
+        renew(store, lease, name, upto, last_bytes)?;
         store.commit()?;
-        report.committed += open_rows;
+        *committed = upto;
     }
     report.repeated = distinct.repeated().map_err(ImportError::Output)?;
-    if parser_thread.join().is_err() && report.failure.is_none() {
-        report.failure = Some("the CSV parser stopped unexpectedly; nothing more was read".into());
-    }
 
     if one_transaction {
         if opts.dry_run || report.failure.is_some() || report.rejected > 0 {
@@ -320,41 +547,39 @@ pub(crate) fn run<K: Kind>(
                 report.unchanged = 0;
             }
         } else {
+            let all = Counts {
+                rows: report.rows,
+                created: report.created,
+                updated: report.updated,
+                unchanged: report.unchanged,
+                rejected: report.rejected,
+            };
+            renew(store, lease, name, all, last_bytes)?;
             store.commit()?;
-            report.committed = report.rows;
+            *committed = all;
         }
     }
-    if let Some(w) = rejects {
-        w.finish()?;
-    }
-    if let Some(w) = outcomes {
-        w.finish()?;
-    }
-    if let Some(id) = import_id {
-        let status = if report.failure.is_some() || (opts.atomic && report.rejected > 0) {
-            "failed"
-        } else {
-            "succeeded"
-        };
-        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
-        store.finish_import(id, status, &json)?;
-    }
-    Ok(report)
+    report.committed = committed.rows;
+    Ok(())
 }
 
 /// Applies one batch as its own transaction, retrying it when a concurrent
 /// writer got in the way.
+type BeforeCommit<'a, R> = dyn FnMut(&mut dyn Store, &[Item<R>]) -> Result<(), StoreError> + 'a;
+
 fn apply_batch<K: Kind>(
     kind: &mut K,
     store: &mut dyn Store,
     import_id: Option<i64>,
     items: &mut [Item<<K::Parser as RowParser>::Row>],
+    before_commit: &mut BeforeCommit<'_, <K::Parser as RowParser>::Row>,
 ) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
         store.begin()?;
         match kind
             .apply(store, import_id, items)
+            .and_then(|()| before_commit(store, items))
             .and_then(|()| store.commit())
         {
             Ok(()) => return Ok(()),

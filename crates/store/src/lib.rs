@@ -17,6 +17,7 @@ pub use roster_core::field::{CustomField, FieldType};
 
 pub mod auth;
 pub mod credentials;
+pub mod lease;
 pub mod postgres;
 pub mod sqlite;
 mod time;
@@ -41,6 +42,11 @@ pub enum StoreError {
     /// The database failed; the message says what it was doing.
     #[error("{0}")]
     Database(String),
+    /// A conditional transition found the record changed meanwhile (an
+    /// import no longer running, a lease held by someone else); the
+    /// transaction it ran in must not commit.
+    #[error("{0}")]
+    Stale(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -156,18 +162,30 @@ pub struct UserWrite {
     pub after: User,
 }
 
-/// A recorded import: who, when, which file, options, counts, status.
+/// A recorded import ("import job"). While `running`, `owner` holds its
+/// lease and `heartbeat_at` / `progress` are renewed with every commit (see
+/// [`lease`]).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportRecord {
     pub id: i64,
     pub kind: String,
+    /// queued, running, succeeded, failed, cancelled, interrupted or undone.
     pub status: String,
     pub options: serde_json::Value,
     pub report: serde_json::Value,
     pub started_by: String,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// Who holds (or last held) the lease: `HOST:PID:NONCE` for a CLI run.
+    pub owner: Option<String>,
+    /// When the owner last renewed the lease.
+    pub heartbeat_at: Option<String>,
+    /// The committed counts as of the last heartbeat (a JSON object).
+    pub progress: serde_json::Value,
 }
+
+/// Statuses an import can be undone from (it is over, whatever it wrote).
+pub const UNDOABLE_STATUSES: &[&str] = &["succeeded", "failed", "cancelled", "interrupted"];
 
 /// Where a later change makes an undo unsafe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,21 +242,59 @@ pub trait Users {
     fn each_user(&mut self, f: &mut dyn FnMut(User) -> Result<()>) -> Result<()>;
 }
 
-/// The record of imports, and undo.
+/// The record of imports, and undo. Every status change is a conditional
+/// `UPDATE` (see [`lease`]): it says which status (and owner) it expects,
+/// and reports whether it found them.
 pub trait Imports {
+    /// Records a new import, `running` and leased to `owner`, with a first
+    /// heartbeat.
     fn start_import(
         &mut self,
         kind: &str,
         options: &serde_json::Value,
         started_by: &str,
+        owner: &str,
     ) -> Result<i64>;
-    fn finish_import(&mut self, id: i64, status: &str, report: &serde_json::Value) -> Result<()>;
+    /// Renews `owner`'s lease on running import `id` and records the
+    /// committed `progress`. Call it inside the transaction that commits
+    /// the rows it counts. False when the import is not running under this
+    /// owner any more (undone, cancelled, declared interrupted): the caller
+    /// must roll back and stop.
+    fn heartbeat_import(
+        &mut self,
+        id: i64,
+        owner: &str,
+        progress: &serde_json::Value,
+    ) -> Result<bool>;
+    /// running → `status` with its final report, only while `owner` holds
+    /// it; false when the record had changed meanwhile (then it is left as
+    /// it is).
+    fn finish_import(
+        &mut self,
+        id: i64,
+        owner: &str,
+        status: &str,
+        report: &serde_json::Value,
+    ) -> Result<bool>;
+    /// running → `interrupted` for an owner that is gone, only if the
+    /// record still has the owner and heartbeat it was seen with; its report
+    /// becomes its last committed progress. False when it had changed.
+    fn interrupt_import(
+        &mut self,
+        id: i64,
+        owner: Option<&str>,
+        heartbeat_at: Option<&str>,
+    ) -> Result<bool>;
     fn imports(&mut self) -> Result<Vec<ImportRecord>>;
     fn import(&mut self, id: i64) -> Result<ImportRecord>;
     /// Contacts whose data a change after import `id` touched.
     fn undo_conflicts(&mut self, id: i64) -> Result<Vec<UndoConflict>>;
     /// Deletes the contacts import `id` created and restores the ones it
-    /// changed, in one transaction; returns (deleted, restored).
+    /// changed (their data and which import last changed them), in one
+    /// transaction that first moves the record from one of
+    /// [`UNDOABLE_STATUSES`] to `undone`; an import in any other status
+    /// (running, queued, undone) is a [`StoreError::Stale`] and nothing
+    /// changes. Returns (deleted, restored).
     fn undo_import(&mut self, id: i64) -> Result<(u64, u64)>;
 }
 
@@ -318,6 +374,7 @@ pub(crate) fn snapshot(c: &Contact) -> String {
         "company_id": c.company_id,
         "labels": encode_ids(&c.labels),
         "custom": encode_custom(&c.custom),
+        "changed_by": c.changed_by,
     })
     .to_string()
 }
@@ -328,6 +385,9 @@ pub(crate) struct Snapshot {
     pub company_id: Option<i64>,
     pub labels: String,
     pub custom: String,
+    /// The import that had last changed the contact (None: another change,
+    /// or a snapshot from before this was kept).
+    pub changed_by: Option<i64>,
 }
 
 pub(crate) fn parse_snapshot(s: &str) -> Result<Snapshot> {
@@ -340,6 +400,7 @@ pub(crate) fn parse_snapshot(s: &str) -> Result<Snapshot> {
         company_id: v.get("company_id").and_then(|x| x.as_i64()),
         labels: text("labels").unwrap_or_default(),
         custom: text("custom").unwrap_or_default(),
+        changed_by: v.get("changed_by").and_then(|x| x.as_i64()),
     })
 }
 

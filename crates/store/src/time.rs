@@ -41,8 +41,44 @@ pub(crate) fn format_unix_millis(ms: i64) -> String {
     )
 }
 
+/// The inverse of [`format_unix_millis`] (`YYYY-MM-DDTHH:MM:SS[.mmm]Z`).
+pub(crate) fn parse_rfc3339_millis(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || !s.is_ascii() || !s.ends_with('Z') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let millis = if b[19] == b'.' {
+        num(20..23).unwrap_or(0)
+    } else {
+        0
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + millis)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parses_what_it_formats() {
+        for ms in [0, 951_782_400_123, 1_795_000_000_000, 1_234_567_890_999] {
+            assert_eq!(
+                super::parse_rfc3339_millis(&super::format_unix_millis(ms)),
+                Some(ms)
+            );
+        }
+        assert_eq!(super::parse_rfc3339_millis("garbage"), None);
+    }
+
     #[test]
     fn formats_known_instants() {
         assert_eq!(super::format_unix_millis(0), "1970-01-01T00:00:00.000Z");

@@ -34,11 +34,12 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, Row};
 
 use crate::{
-    decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, parse_snapshot, snapshot,
-    Catalog, Company, Contact, ContactWrite, Contacts, CustomField, FieldType, ImportRecord,
-    Imports, Label, NewField, Result, Role, Store, StoreError, Transactions, UndoConflict, User,
-    UserWrite, Users,
+    decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, snapshot, Catalog, Company,
+    Contact, ContactWrite, Contacts, CustomField, FieldType, Label, NewField, Result, Role, Store,
+    StoreError, Transactions, User, UserWrite, Users,
 };
+
+mod imports;
 
 /// Each entry moves the schema one version forward; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -106,6 +107,11 @@ CREATE TABLE import_changes (
 );
 "#,
     credentials::MIGRATION,
+    r#"
+ALTER TABLE imports ADD COLUMN owner TEXT;
+ALTER TABLE imports ADD COLUMN heartbeat_at TEXT;
+ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
+"#,
 ];
 
 /// The advisory lock that serializes migrations ("Roster" in ASCII).
@@ -126,7 +132,7 @@ const STAGE_TABLE: &str = r#"CREATE TEMP TABLE IF NOT EXISTS contacts_stage (
 ) ON COMMIT DELETE ROWS"#;
 
 /// Rows per `FETCH` of an export, and per page of an undo.
-const PAGE: i64 = 10_000;
+pub(crate) const PAGE: i64 = 10_000;
 
 pub struct PgStore {
     client: Client,
@@ -153,7 +159,7 @@ fn is_concurrency_failure(e: &postgres::Error) -> bool {
     )
 }
 
-fn db(what: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
+pub(crate) fn db(what: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
     move |e| {
         if is_concurrency_failure(&e) {
             StoreError::Conflict(format!(
@@ -886,180 +892,6 @@ impl Users for PgStore {
     }
 }
 
-fn row_to_import(r: &Row) -> std::result::Result<ImportRecord, postgres::Error> {
-    let options: String = r.try_get(3)?;
-    let report: String = r.try_get(4)?;
-    Ok(ImportRecord {
-        id: r.try_get(0)?,
-        kind: r.try_get(1)?,
-        status: r.try_get(2)?,
-        options: serde_json::from_str(&options).unwrap_or_default(),
-        report: serde_json::from_str(&report).unwrap_or_default(),
-        started_by: r.try_get(5)?,
-        started_at: r.try_get(6)?,
-        finished_at: r.try_get(7)?,
-    })
-}
-
-const IMPORT_COLUMNS: &str =
-    "id, kind, status, options, report, started_by, started_at, finished_at";
-
-impl Imports for PgStore {
-    fn start_import(
-        &mut self,
-        kind: &str,
-        options: &serde_json::Value,
-        started_by: &str,
-    ) -> Result<i64> {
-        self.client
-            .query_one(
-                "INSERT INTO imports (kind, status, options, started_by, started_at) VALUES ($1, 'running', $2, $3, $4) RETURNING id",
-                &[&kind, &options.to_string(), &started_by, &now_rfc3339()],
-            )
-            .and_then(|r| r.try_get(0))
-            .map_err(db("recording the import"))
-    }
-
-    fn finish_import(&mut self, id: i64, status: &str, report: &serde_json::Value) -> Result<()> {
-        self.client
-            .execute(
-                "UPDATE imports SET status = $2, report = $3, finished_at = $4 WHERE id = $1",
-                &[&id, &status, &report.to_string(), &now_rfc3339()],
-            )
-            .map_err(db("recording the import's result"))?;
-        Ok(())
-    }
-
-    fn imports(&mut self) -> Result<Vec<ImportRecord>> {
-        let rows = self
-            .client
-            .query(
-                &format!("SELECT {IMPORT_COLUMNS} FROM imports ORDER BY id"),
-                &[],
-            )
-            .map_err(db("listing imports"))?;
-        rows.iter()
-            .map(row_to_import)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(db("listing imports"))
-    }
-
-    fn import(&mut self, id: i64) -> Result<ImportRecord> {
-        self.client
-            .query_opt(
-                &format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1"),
-                &[&id],
-            )
-            .and_then(|r| r.as_ref().map(row_to_import).transpose())
-            .map_err(db("reading an import"))?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("there is no import {id}; see roster imports list"))
-            })
-    }
-
-    fn undo_conflicts(&mut self, id: i64) -> Result<Vec<UndoConflict>> {
-        let rows = self
-            .client
-            .query(
-                "SELECT email, reason FROM ( \
-                 SELECT email, 'created by this import, changed since' AS reason FROM contacts \
-                 WHERE created_import = $1 AND changed_by IS DISTINCT FROM $1 \
-                 UNION ALL \
-                 SELECT c.email, 'updated by this import, changed since' FROM import_changes k JOIN contacts c ON c.id = k.contact_id \
-                 WHERE k.import_id = $1 AND c.changed_by IS DISTINCT FROM $1 \
-                 ) u ORDER BY email COLLATE \"C\", reason COLLATE \"C\"",
-                &[&id],
-            )
-            .map_err(db("checking the import for undo"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(UndoConflict {
-                    email: r.try_get(0)?,
-                    reason: r.try_get(1)?,
-                })
-            })
-            .collect::<std::result::Result<_, postgres::Error>>()
-            .map_err(db("checking the import for undo"))
-    }
-
-    fn undo_import(&mut self, id: i64) -> Result<(u64, u64)> {
-        self.in_transaction("BEGIN", |s| undo_import(&mut s.client, id))
-    }
-}
-
-/// Deletes what import `id` created, then restores what it changed, a page
-/// of snapshots at a time (one `UPDATE … FROM unnest(…)` per page).
-fn undo_import(client: &mut Client, id: i64) -> Result<(u64, u64)> {
-    let now = now_rfc3339();
-    let deleted = client
-        .execute("DELETE FROM contacts WHERE created_import = $1", &[&id])
-        .map_err(db("deleting the contacts an import created"))?;
-    let page = client
-        .prepare(
-            "SELECT contact_id, before FROM import_changes WHERE import_id = $1 AND contact_id > $2 \
-             ORDER BY contact_id LIMIT $3",
-        )
-        .map_err(db("undoing an import"))?;
-    let restore = client
-        .prepare(
-            "UPDATE contacts c SET first_name = u.first_name, last_name = u.last_name, company_id = u.company_id, \
-             labels = u.labels, custom = u.custom, changed_by = NULL, updated_at = $7 \
-             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]) \
-             AS u(id, first_name, last_name, company_id, labels, custom) WHERE c.id = u.id",
-        )
-        .map_err(db("undoing an import"))?;
-    let mut restored = 0;
-    let mut after = i64::MIN;
-    loop {
-        let rows = client
-            .query(&page, &[&id, &after, &PAGE])
-            .map_err(db("undoing an import"))?;
-        let Some(last) = rows.last() else { break };
-        after = last.try_get(0).map_err(db("undoing an import"))?;
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut first_names = Vec::with_capacity(rows.len());
-        let mut last_names = Vec::with_capacity(rows.len());
-        let mut companies = Vec::with_capacity(rows.len());
-        let mut labels = Vec::with_capacity(rows.len());
-        let mut customs = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let cid: i64 = r.try_get(0).map_err(db("undoing an import"))?;
-            let before: String = r.try_get(1).map_err(db("undoing an import"))?;
-            let s = parse_snapshot(&before)?;
-            ids.push(cid);
-            first_names.push(s.first_name);
-            last_names.push(s.last_name);
-            companies.push(s.company_id);
-            labels.push(s.labels);
-            customs.push(s.custom);
-        }
-        restored += client
-            .execute(
-                &restore,
-                &[
-                    &ids,
-                    &first_names,
-                    &last_names,
-                    &companies,
-                    &labels,
-                    &customs,
-                    &now,
-                ],
-            )
-            .map_err(db("restoring contacts"))?;
-    }
-    client
-        .execute("DELETE FROM import_changes WHERE import_id = $1", &[&id])
-        .map_err(db("undoing an import"))?;
-    client
-        .execute(
-            "UPDATE imports SET status = 'undone', finished_at = $2 WHERE id = $1",
-            &[&id, &now],
-        )
-        .map_err(db("undoing an import"))?;
-    Ok((deleted, restored))
-}
-
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
@@ -1072,6 +904,7 @@ mod tests {
 
     use super::*;
     use crate::sqlite::SqliteStore;
+    use crate::Imports;
 
     /// The PostgreSQL server's URL, or None (loudly) on a laptop without one.
     fn server_url() -> Option<String> {
@@ -1360,7 +1193,7 @@ mod tests {
         let acme = s.add_company("Acme")?;
         let l1 = s.add_label("A")?;
         let l2 = s.add_label("B")?;
-        let import = s.start_import("contacts", &serde_json::json!({"x": 1}), "test")?;
+        let import = s.start_import("contacts", &serde_json::json!({"x": 1}), "test", "o")?;
         let mut ann = contact("ann@x.com");
         ann.first_name = Some("Ann".into());
         ann.last_name = Some("O'Neil, \"Jr\"".into());
@@ -1604,13 +1437,13 @@ mod tests {
         let mut seen = Vec::new();
         let l = s.add_label("VIP")?;
         let co = s.add_company("Acme")?;
-        let i1 = s.start_import("contacts", &serde_json::json!({}), "t")?;
+        let i1 = s.start_import("contacts", &serde_json::json!({}), "t", "o")?;
         let mut a = contact("a@x.com");
         a.first_name = Some("A".into());
         a.custom = BTreeMap::from([(1, "v".into())]);
         batch(s, Some(i1), &[create(a), create(contact("b@x.com"))])?;
-        s.finish_import(i1, "succeeded", &serde_json::json!({"rows": 2}))?;
-        let i2 = s.start_import("contacts", &serde_json::json!({}), "t")?;
+        assert!(s.finish_import(i1, "o", "succeeded", &serde_json::json!({"rows": 2}))?);
+        let i2 = s.start_import("contacts", &serde_json::json!({}), "t", "o")?;
         update(s, Some(i2), &["a@x.com"], |c| {
             c.first_name = None;
             c.labels = vec![l];
@@ -1622,7 +1455,7 @@ mod tests {
         update(s, Some(i2), &["a@x.com"], |c| {
             c.last_name = Some("L".into())
         })?;
-        s.finish_import(i2, "succeeded", &serde_json::json!({}))?;
+        assert!(s.finish_import(i2, "o", "succeeded", &serde_json::json!({}))?);
         seen.push(format!("{:?}", s.undo_conflicts(i1)?));
         seen.push(format!("{:?}", s.undo_conflicts(i2)?));
         seen.push(format!("{:?}", strip(all_contacts(s)?)));
@@ -1683,7 +1516,7 @@ mod tests {
         };
         let mut s = scratch.open()?;
         let l = s.ensure_label("Bulk")?;
-        let import = s.start_import("contacts", &serde_json::json!({}), "t")?;
+        let import = s.start_import("contacts", &serde_json::json!({}), "t", "o")?;
         let writes: Vec<ContactWrite> = (0..20_000)
             .map(|i| {
                 let mut c = contact(&format!("user{i:05}@example.com"));
@@ -1697,7 +1530,7 @@ mod tests {
         assert_eq!(s.count_contacts()?, 20_000);
         let emails: Vec<String> = writes.iter().map(|w| w.after.email.clone()).collect();
         let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
-        let import2 = s.start_import("contacts", &serde_json::json!({}), "t")?;
+        let import2 = s.start_import("contacts", &serde_json::json!({}), "t", "o")?;
         update(&mut s, Some(import2), &refs, |c| {
             c.last_name = Some("Last".into());
         })?;
@@ -1713,6 +1546,8 @@ mod tests {
             Ok(())
         })?;
         assert_eq!(n, 20_000);
+        assert!(s.finish_import(import, "o", "succeeded", &serde_json::json!({}))?);
+        assert!(s.finish_import(import2, "o", "succeeded", &serde_json::json!({}))?);
         assert_eq!(s.undo_import(import2)?, (0, 20_000));
         assert!(all_contacts(&mut s)?.iter().all(|c| c.last_name.is_none()));
         assert_eq!(s.undo_import(import)?, (20_000, 0));

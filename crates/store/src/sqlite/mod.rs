@@ -22,11 +22,12 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::{
-    decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, parse_snapshot, snapshot,
-    Catalog, Company, Contact, ContactWrite, Contacts, CustomField, FieldType, ImportRecord,
-    Imports, Label, NewField, Result, Role, Store, StoreError, Transactions, UndoConflict, User,
-    UserWrite, Users,
+    decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, snapshot, Catalog, Company,
+    Contact, ContactWrite, Contacts, CustomField, FieldType, Label, NewField, Result, Role, Store,
+    StoreError, Transactions, User, UserWrite, Users,
 };
+
+pub(crate) mod imports;
 
 /// Each entry moves the schema one version forward; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -94,13 +95,18 @@ CREATE TABLE import_changes (
 ) WITHOUT ROWID;
 "#,
     credentials::MIGRATION,
+    r#"
+ALTER TABLE imports ADD COLUMN owner TEXT;
+ALTER TABLE imports ADD COLUMN heartbeat_at TEXT;
+ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
+"#,
 ];
 
 pub struct SqliteStore {
     conn: Connection,
 }
 
-fn db(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+pub(crate) fn db(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |e| StoreError::Database(format!("SQLite failed while {what}: {e}"))
 }
 
@@ -537,144 +543,6 @@ impl Users for SqliteStore {
             f(row_to_user(r).map_err(db("reading users"))?)?;
         }
         Ok(())
-    }
-}
-
-fn row_to_import(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImportRecord> {
-    let options: String = r.get(3)?;
-    let report: String = r.get(4)?;
-    Ok(ImportRecord {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        status: r.get(2)?,
-        options: serde_json::from_str(&options).unwrap_or_default(),
-        report: serde_json::from_str(&report).unwrap_or_default(),
-        started_by: r.get(5)?,
-        started_at: r.get(6)?,
-        finished_at: r.get(7)?,
-    })
-}
-
-const IMPORT_COLUMNS: &str =
-    "id, kind, status, options, report, started_by, started_at, finished_at";
-
-impl Imports for SqliteStore {
-    fn start_import(
-        &mut self,
-        kind: &str,
-        options: &serde_json::Value,
-        started_by: &str,
-    ) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO imports (kind, status, options, started_by, started_at) VALUES (?1, 'running', ?2, ?3, ?4)",
-                params![kind, options.to_string(), started_by, now_rfc3339()],
-            )
-            .map_err(db("recording the import"))?;
-        Ok(self.conn.last_insert_rowid())
-    }
-
-    fn finish_import(&mut self, id: i64, status: &str, report: &serde_json::Value) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE imports SET status = ?2, report = ?3, finished_at = ?4 WHERE id = ?1",
-                params![id, status, report.to_string(), now_rfc3339()],
-            )
-            .map_err(db("recording the import's result"))?;
-        Ok(())
-    }
-
-    fn imports(&mut self) -> Result<Vec<ImportRecord>> {
-        let mut st = self
-            .conn
-            .prepare(&format!("SELECT {IMPORT_COLUMNS} FROM imports ORDER BY id"))
-            .map_err(db("listing imports"))?;
-        let rows = st
-            .query_map([], row_to_import)
-            .map_err(db("listing imports"))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(db("listing imports"))
-    }
-
-    fn import(&mut self, id: i64) -> Result<ImportRecord> {
-        self.conn
-            .query_row(
-                &format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = ?1"),
-                [id],
-                row_to_import,
-            )
-            .optional()
-            .map_err(db("reading an import"))?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("there is no import {id}; see roster imports list"))
-            })
-    }
-
-    fn undo_conflicts(&mut self, id: i64) -> Result<Vec<UndoConflict>> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT email, 'created by this import, changed since' FROM contacts WHERE created_import = ?1 AND changed_by IS NOT ?1 \
-                 UNION ALL \
-                 SELECT c.email, 'updated by this import, changed since' FROM import_changes k JOIN contacts c ON c.id = k.contact_id \
-                 WHERE k.import_id = ?1 AND c.changed_by IS NOT ?1 ORDER BY 1",
-            )
-            .map_err(db("checking the import for undo"))?;
-        let rows = st
-            .query_map([id], |r| {
-                Ok(UndoConflict {
-                    email: r.get(0)?,
-                    reason: r.get(1)?,
-                })
-            })
-            .map_err(db("checking the import for undo"))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(db("checking the import for undo"))
-    }
-
-    fn undo_import(&mut self, id: i64) -> Result<(u64, u64)> {
-        let tx = self.conn.transaction().map_err(db("undoing an import"))?;
-        let deleted = tx
-            .execute("DELETE FROM contacts WHERE created_import = ?1", [id])
-            .map_err(db("deleting the contacts an import created"))? as u64;
-        let mut restored = 0;
-        {
-            let mut st = tx
-                .prepare("SELECT contact_id, before FROM import_changes WHERE import_id = ?1")
-                .map_err(db("undoing an import"))?;
-            let mut upd = tx
-                .prepare(
-                    "UPDATE contacts SET first_name = ?2, last_name = ?3, company_id = ?4, labels = ?5, custom = ?6, changed_by = NULL, updated_at = ?7 WHERE id = ?1",
-                )
-                .map_err(db("undoing an import"))?;
-            let now = now_rfc3339();
-            let mut rows = st.query([id]).map_err(db("undoing an import"))?;
-            while let Some(r) = rows.next().map_err(db("undoing an import"))? {
-                let cid: i64 = r.get(0).map_err(db("undoing an import"))?;
-                let before: String = r.get(1).map_err(db("undoing an import"))?;
-                let s = parse_snapshot(&before)?;
-                restored += upd
-                    .execute(params![
-                        cid,
-                        s.first_name,
-                        s.last_name,
-                        s.company_id,
-                        s.labels,
-                        s.custom,
-                        now
-                    ])
-                    .map_err(db("restoring a contact"))? as u64;
-            }
-        }
-        tx.execute("DELETE FROM import_changes WHERE import_id = ?1", [id])
-            .map_err(db("undoing an import"))?;
-        tx.execute(
-            "UPDATE imports SET status = 'undone', finished_at = ?2 WHERE id = ?1",
-            params![id, now_rfc3339()],
-        )
-        .map_err(db("undoing an import"))?;
-        tx.commit().map_err(db("undoing an import"))?;
-        Ok((deleted, restored))
     }
 }
 
