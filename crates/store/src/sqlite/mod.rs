@@ -164,23 +164,32 @@ impl SqliteStore {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(db("reading the schema version"))?;
+        let read_version = |c: &Connection| -> Result<i64> {
+            c.query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(db("reading the schema version"))
+        };
         let known = MIGRATIONS.len() as i64;
+        if read_version(&self.conn)? == known {
+            return Ok(());
+        }
+        // Under the write lock, so two processes opening a new file at once
+        // do not both migrate it: the second sees the first's version.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("migrating"))?;
+        let version = read_version(&tx)?;
         if version > known {
             return Err(StoreError::Database(format!(
                 "the database has schema version {version}, newer than this roster knows ({known}); upgrade roster"
             )));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction().map_err(db("migrating"))?;
             tx.execute_batch(sql).map_err(db("migrating the schema"))?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(db("migrating"))?;
-            tx.commit().map_err(db("migrating"))?;
         }
+        tx.commit().map_err(db("migrating"))?;
         Ok(())
     }
 }
