@@ -174,7 +174,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
-            StoreError::Conflict(m) => ApiError::new(ErrorKind::Conflict, m),
+            StoreError::Conflict(m) | StoreError::Stale(m) => ApiError::new(ErrorKind::Conflict, m),
             StoreError::Url(m) => ApiError::internal(m),
             StoreError::Database(m) => ApiError::internal(m),
         }
