@@ -292,7 +292,10 @@ behaviour!(chatwoot_export, |env| {
             exit: 0,
             created: 2,
             mapped: &["name=first_name"],
-            ignored: &[("id", "not a column"), ("phone_number", "not a column")],
+            ignored: &[
+                ("id", "Chatwoot's own contact id"),
+                ("phone_number", "not a column"),
+            ],
             ignored_count: 2,
             export: "cuzzell0@example.org,Clarice Uzzell,,,,\nqneve5@example.org,Quinn Neve,,,,\n",
         },

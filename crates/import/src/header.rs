@@ -241,7 +241,7 @@ pub fn plan(
     }
     let auto_hint = || {
         (!auto)
-            .then(|| auto_hint(header, &suggestions, standard))
+            .then(|| auto_hint(header, &suggestions, standard, custom))
             .flatten()
     };
     if !uppercase.is_empty() && unknown.is_empty() {
@@ -333,7 +333,12 @@ pub fn plan(
 
 /// "--map auto would map …" when `--map auto` would give this header an
 /// email column.
-fn auto_hint(header: &[String], suggestions: &[Suggestion], standard: &[&str]) -> Option<String> {
+fn auto_hint(
+    header: &[String],
+    suggestions: &[Suggestion],
+    standard: &[&str],
+    custom: &[&str],
+) -> Option<String> {
     if !suggestions
         .iter()
         .any(|s| s.to.as_deref() == Some(standard[0]))
@@ -348,7 +353,8 @@ fn auto_hint(header: &[String], suggestions: &[Suggestion], standard: &[&str]) -
         })
         .collect();
     let ignored = suggestions.iter().filter(|s| s.to.is_none()).count();
-    let looks = detect_format(header)
+    let ours: Vec<&str> = standard.iter().chain(custom.iter()).copied().collect();
+    let looks = detect_format(header, &ours)
         .map(|f| {
             let a = if f.starts_with(['A', 'E', 'I', 'O', 'U']) {
                 "an"

@@ -31,6 +31,7 @@ const SECOND_EMAIL: &str = "another email address; Roster keeps one email per co
 const COMPANY_NAME: &str = "a company name; Roster's company_id is the id `roster companies list` shows, so set companies after the import or map an id column";
 const GOOGLE_LABELS: &str = "Google Contacts group labels (such as '* myContacts ::: Friends'), not Roster labels; add labels with a `labels` column of ':'-separated names";
 const TAGS: &str = "tags in that tool's own format; add Roster labels with a `labels` column of ':'-separated names";
+const OTHER: &str = "not a column Roster knows";
 const EMAIL_META: &str = "describes an email address (its type or label), not the address";
 
 /// One export format: its name and the columns of its header that mean
@@ -164,6 +165,12 @@ pub const FORMATS: &[Format] = &[
         columns: &[
             ("name", FullName),
             ("email", Email),
+            ("external_id", Skip(OTHER)),
+            ("details", Skip(OTHER)),
+            ("notes", Skip(OTHER)),
+            ("phone", Skip(OTHER)),
+            ("role", Skip(OTHER)),
+            ("restriction", Skip(OTHER)),
             ("organization", Skip(COMPANY_NAME)),
             ("tags", Skip(TAGS)),
         ],
@@ -214,8 +221,11 @@ pub const FORMATS: &[Format] = &[
     Format {
         name: "Chatwoot",
         columns: &[
+            ("id", Skip("Chatwoot's own contact id")),
             ("name", FullName),
             ("email", Email),
+            ("phone_number", Skip(OTHER)),
+            ("identifier", Skip(OTHER)),
             ("first_name", FirstName),
             ("last_name", LastName),
             ("company_name", Skip(COMPANY_NAME)),
@@ -281,26 +291,22 @@ pub fn known(name: &str, format: Option<&str>) -> Option<(Meaning, &'static str)
     }
 }
 
-/// The export format the header looks like: the one documenting most of
-/// its columns (at least two, one of them the email).
-pub fn detect_format(header: &[String]) -> Option<&'static str> {
-    let keys: Vec<String> = header.iter().map(|h| key(h)).collect();
+/// The export format the header looks like: the one whose documented
+/// columns, spelled exactly as documented, are most of the header's (at
+/// least two, one of them its email column, one of them not a name of
+/// ours: a file in Roster's own format is no one's export).
+pub fn detect_format(header: &[String], ours: &[&str]) -> Option<&'static str> {
+    let has = |h: &str| header.iter().any(|c| c == h);
     FORMATS
         .iter()
         .filter(|f| f.name != "common synonyms")
         .map(|f| {
-            let hits = f
-                .columns
-                .iter()
-                .filter(|(h, _)| keys.contains(&key(h)))
-                .count();
-            let email = f
-                .columns
-                .iter()
-                .any(|(h, m)| *m == Email && keys.contains(&key(h)));
-            (f.name, hits, email)
+            let hits = f.columns.iter().filter(|(h, _)| has(h)).count();
+            let email = f.columns.iter().any(|(h, m)| *m == Email && has(h));
+            let foreign = f.columns.iter().any(|(h, _)| has(h) && !ours.contains(h));
+            (f.name, hits, email && foreign)
         })
-        .filter(|(_, hits, email)| *hits >= 2 && *email)
+        .filter(|(_, hits, ok)| *hits >= 2 && *ok)
         // The first of equals: `max_by_key` keeps the last, so reverse.
         .rev()
         .max_by_key(|(_, hits, _)| *hits)
@@ -319,7 +325,8 @@ pub fn detect_format(header: &[String]) -> Option<&'static str> {
 /// else is ignored.
 pub fn suggest_mapping(header: &[String], standard: &[&str], custom: &[&str]) -> Vec<Suggestion> {
     let ours = |n: &str| standard.contains(&n) || custom.contains(&n);
-    let format = detect_format(header);
+    let all_ours: Vec<&str> = standard.iter().chain(custom.iter()).copied().collect();
+    let format = detect_format(header, &all_ours);
     let variant_of_ours = |name: &str| {
         let k = key(name);
         standard
@@ -495,12 +502,18 @@ mod tests {
 
     #[test]
     fn formats_are_detected() {
+        let d = |h: &str| detect_format(&header(h), STD);
         assert_eq!(
-            detect_format(&header(
-                "First Name,Middle Name,Last Name,Labels,E-mail 1 - Label,E-mail 1 - Value"
-            )),
+            d("First Name,Middle Name,Last Name,Labels,E-mail 1 - Label,E-mail 1 - Value"),
             Some("Google Contacts")
         );
-        assert_eq!(detect_format(&header("a,b")), None);
+        assert_eq!(d("id,name,email,phone_number"), Some("Chatwoot"));
+        assert_eq!(
+            d("name,email,external_id,details,notes,phone,role,restriction,organization,tags"),
+            Some("Zendesk")
+        );
+        // Roster's own columns are no one's export.
+        assert_eq!(d("email,first_name,labels,company_id,Plan"), None);
+        assert_eq!(d("a,b"), None);
     }
 }
