@@ -184,6 +184,10 @@ pub const FORMATS: &[Format] = &[
             ("Name", FullName),
             ("Email", Email),
             ("User ID", Skip("Intercom's own user id")),
+            ("name", FullName),
+            ("email", Email),
+            ("user_id", Skip("Intercom's own user id")),
+            ("signed_up_at", Skip(OTHER)),
             ("Company name", Skip(COMPANY_NAME)),
             ("Tags", Skip(TAGS)),
         ],
@@ -293,8 +297,8 @@ pub fn known(name: &str, format: Option<&str>) -> Option<(Meaning, &'static str)
 
 /// The export format the header looks like: the one whose documented
 /// columns, spelled exactly as documented, are most of the header's (at
-/// least two, one of them its email column, one of them not a name of
-/// ours: a file in Roster's own format is no one's export).
+/// least two that are not names of ours, and its email column: a file in
+/// Roster's own format is no one's export).
 pub fn detect_format(header: &[String], ours: &[&str]) -> Option<&'static str> {
     let has = |h: &str| header.iter().any(|c| c == h);
     FORMATS
@@ -303,8 +307,12 @@ pub fn detect_format(header: &[String], ours: &[&str]) -> Option<&'static str> {
         .map(|f| {
             let hits = f.columns.iter().filter(|(h, _)| has(h)).count();
             let email = f.columns.iter().any(|(h, m)| *m == Email && has(h));
-            let foreign = f.columns.iter().any(|(h, _)| has(h) && !ours.contains(h));
-            (f.name, hits, email && foreign)
+            let foreign = f
+                .columns
+                .iter()
+                .filter(|(h, _)| has(h) && !ours.contains(h))
+                .count();
+            (f.name, hits, email && foreign >= 2)
         })
         .filter(|(_, hits, ok)| *hits >= 2 && *ok)
         // The first of equals: `max_by_key` keeps the last, so reverse.
@@ -515,5 +523,7 @@ mod tests {
         // Roster's own columns are no one's export.
         assert_eq!(d("email,first_name,labels,company_id,Plan"), None);
         assert_eq!(d("a,b"), None);
+        assert_eq!(d("email,frist_name,phone"), None);
+        assert_eq!(d("user_id,email,name,signed_up_at"), Some("Intercom"));
     }
 }
