@@ -17,6 +17,7 @@ mod distinct;
 pub mod header;
 pub mod mapping;
 mod pipeline;
+pub mod preview;
 pub mod report;
 pub mod users;
 

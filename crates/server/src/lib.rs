@@ -23,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod json;
 pub mod state;
+pub mod web;
 
 pub use auth::Caller;
 pub use config::{Config, Settings};
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
     ];
     let mut router = Router::new()
         .merge(api::routes())
+        .merge(web::routes())
         .fallback(not_found)
         .with_state(state);
     for (name, value) in headers {

@@ -1,0 +1,76 @@
+// The one client of Roster's JSON API: the same routes, rules and messages
+// scripts use. The session cookie is HttpOnly; writes carry the CSRF token
+// the server handed out with the session.
+
+let csrfToken = null;
+
+export class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    super((body && body.message) || `The server answered ${status}.`);
+    this.status = status;
+    this.code = (body && body.code) || 'http_' + status;
+    this.body = body || {};
+    this.retryAfter = retryAfter;
+  }
+}
+
+export function setCsrf(token) {
+  csrfToken = token || null;
+}
+
+function csrf() {
+  if (csrfToken) return csrfToken;
+  const m = /(?:^|;\s*)roster_csrf=([^;]+)/.exec(document.cookie);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+/** fetch() with JSON in and out; throws ApiError with the server's sentence. */
+export async function api(method, path, body, { headers = {}, raw = false, signal } = {}) {
+  const h = { Accept: 'application/json', ...headers };
+  let payload = body;
+  if (body !== undefined && !(body instanceof Blob) && !(body instanceof FormData) && typeof body !== 'string') {
+    h['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  if (method !== 'GET' && method !== 'HEAD') {
+    const t = csrf();
+    if (t) h['X-CSRF-Token'] = t;
+  }
+  let res;
+  try {
+    res = await fetch(path, { method, headers: h, body: payload, credentials: 'same-origin', signal });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, { code: 'unreachable', message: 'The server cannot be reached; check that roster serve is running, then try again.' });
+  }
+  if (raw && res.ok) return res;
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = { message: text.slice(0, 300) }; }
+  }
+  if (!res.ok) {
+    if (res.status === 401 && path !== '/api/session' && !path.startsWith('/api/setup')) {
+      window.dispatchEvent(new CustomEvent('roster:unauthorized'));
+    }
+    throw new ApiError(res.status, data, res.headers.get('Retry-After'));
+  }
+  return data;
+}
+
+export const get = (path, opts) => api('GET', path, undefined, opts);
+export const post = (path, body, opts) => api('POST', path, body, opts);
+export const patch = (path, body, opts) => api('PATCH', path, body, opts);
+export const del = (path, opts) => api('DELETE', path, undefined, opts);
+
+/** Builds a query string from an object; arrays repeat the key. */
+export function qs(params) {
+  const sp = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === '' || v === false) continue;
+    if (Array.isArray(v)) v.forEach((x) => sp.append(k, x));
+    else sp.append(k, v === true ? 'true' : String(v));
+  }
+  const s = sp.toString();
+  return s ? `?${s}` : '';
+}
