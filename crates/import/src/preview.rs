@@ -46,13 +46,15 @@ pub struct ColumnPreview {
     pub filled: u64,
     /// Our column it would be imported as, or null to ignore it.
     pub suggested: Option<String>,
+    /// Why it is suggested so (the format it comes from, or why it is ignored).
+    pub reason: String,
     /// `:`-separated names in this column that are not existing labels.
     pub unknown_labels: Vec<String>,
 }
 
-/// What a column is suggested to be: the mapping `suggest` gives for the
-/// header (one entry per column, `None` = ignore).
-pub type Suggest<'a> = &'a dyn Fn(&[String]) -> Vec<Option<String>>;
+/// What each column of the header is suggested to be (`None` = ignore),
+/// and why: `--map auto`'s answer.
+pub type Suggest<'a> = &'a dyn Fn(&[String]) -> Vec<(Option<String>, String)>;
 
 /// The suggestion without `--map auto`'s table: a column named as ours (in
 /// any case) is ours, anything else is ignored.
@@ -60,16 +62,15 @@ pub fn suggest_by_name(
     standard: &[&str],
     custom: &[&str],
     header: &[String],
-) -> Vec<Option<String>> {
+) -> Vec<(Option<String>, String)> {
     header
         .iter()
         .map(|h| {
             let lower = h.trim().to_lowercase();
-            standard
-                .iter()
-                .chain(custom)
-                .find(|c| **c == lower)
-                .map(|c| c.to_string())
+            match standard.iter().chain(custom).find(|c| **c == lower) {
+                Some(c) => (Some(c.to_string()), "one of Roster's columns".to_string()),
+                None => (None, "not a column Roster knows".to_string()),
+            }
         })
         .collect()
 }
@@ -111,12 +112,16 @@ pub fn preview(
     let mut columns: Vec<ColumnPreview> = header
         .iter()
         .enumerate()
-        .map(|(i, name)| ColumnPreview {
-            name: name.clone(),
-            samples: Vec::new(),
-            filled: 0,
-            suggested: suggested.get(i).cloned().flatten(),
-            unknown_labels: Vec::new(),
+        .map(|(i, name)| {
+            let (to, reason) = suggested.get(i).cloned().unwrap_or_default();
+            ColumnPreview {
+                name: name.clone(),
+                samples: Vec::new(),
+                filled: 0,
+                suggested: to,
+                reason,
+                unknown_labels: Vec::new(),
+            }
         })
         .collect();
     let mut new_labels: Vec<BTreeSet<String>> = vec![BTreeSet::new(); header.len()];

@@ -134,7 +134,7 @@ function stepColumns(render) {
       h('strong', col.name === '' ? '(no name)' : col.name),
       h('span.sample', (col.samples || []).filter(Boolean).slice(0, 3).join(' · ') || '(empty)'),
       `${fmtNumber(col.filled)} of ${fmtNumber(p.rows)}`,
-      sel,
+      [sel, col.reason ? h('div.hint', col.suggested ? `Suggested: ${col.reason}.` : `Suggested to ignore: ${col.reason}.`) : null],
     ];
   });
   showLabels();

@@ -1,0 +1,328 @@
+// The web UI end to end: a real `roster serve`, Debian's chromium.
+// Run by `node --test` from scripts/test after the cargo tests.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ADMIN, AGENT, newDatabase, startServer, launch, newPage, signIn, axe, screenshot, apiClient, cli,
+} from './harness.mjs';
+
+// An Outlook "Comma Separated Values" export: its header needs mapping.
+const OUTLOOK = ['First Name', 'Middle Name', 'Last Name', 'Title', 'Company', 'Job Title', 'Business Phone', 'Mobile Phone', 'E-mail Address', 'E-mail Display Name', 'E-mail 2 Address', 'Notes', 'Categories'];
+const ROWS = Number(process.env.ROSTER_WEB_ROWS || 60000);
+const broken = [];
+function outlookCsv() {
+  const lines = [OUTLOOK.join(',')];
+  for (let i = 0; i < ROWS; i++) {
+    let email = `person${i}@example.com`;
+    if (i % 997 === 500) { email = `broken${i}@@example.com`; broken.push(i + 2); }
+    const cat = i % 3 === 0 ? 'Trial' : (i % 3 === 1 ? 'VIP' : '');
+    lines.push([`First${i}`, '', `Last${i}`, '', `Company ${i % 50}`, 'Buyer', '+1 555 0100', '', email, `"First${i} Last${i} (${email})"`, '', `"note, with comma ${i}"`, cat].join(','));
+  }
+  // Three later rows for emails an earlier row had: counted as repeated.
+  for (let i = 0; i < 3; i++) lines.push([`Again${i}`, '', `Last${i}`, '', '', '', '', '', `person${i}@example.com`, '', '', '', ''].join(','));
+  return lines.join('\r\n') + '\r\n';
+}
+
+let db;
+let server;
+let browser;
+let api;
+let csvPath;
+let importId;
+const problems = [];
+
+async function check(page, name) {
+  await screenshot(page, name);
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], `axe on ${name}`);
+  problems.push(...page.problems.map((p) => `${name}: ${p}`));
+  page.problems.length = 0;
+}
+
+before(async () => {
+  db = newDatabase();
+  csvPath = join(db.dir, 'outlook-contacts.csv');
+  writeFileSync(csvPath, outlookCsv());
+  server = await startServer(db);
+  browser = await launch();
+  const token = cli(db.db, ['tokens', 'create', '--user', ADMIN.email, '--name', 'web tests']);
+  api = apiClient(server.base, token);
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+test('every response carries the security headers; the shell has no inline script', async () => {
+  const r = await fetch(`${server.base}/contacts`);
+  assert.equal(r.status, 200);
+  const csp = r.headers.get('content-security-policy');
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+  const html = await r.text();
+  assert.doesNotMatch(html, /<script>|\son[a-z]+=/i);
+  const js = await fetch(`${server.base}/assets/app.js`);
+  assert.match(js.headers.get('content-type'), /javascript/);
+  assert.equal((await fetch(`${server.base}/assets/nope.js`)).status, 404);
+});
+
+test('sign in: a wrong password is refused in plain words, the right one signs in, sign out', async () => {
+  const page = await newPage(browser, server.base);
+  await page.goto('/contacts');
+  await page.waitForURL(/\/signin/);
+  await page.getByLabel('Email').fill(ADMIN.email);
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').getByText('do not match an active account').waitFor();
+  await check(page, '01-signin-error');
+  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/contacts/);
+  await page.getByRole('heading', { name: 'Contacts' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/signin/);
+  await page.goto('/users');
+  await page.waitForURL(/\/signin/);
+  await page.context().close();
+});
+
+test('an agent finds the import, history and users pages refused', async () => {
+  const page = await newPage(browser, server.base);
+  await signIn(page, AGENT);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Contacts' }).waitFor();
+  assert.equal(await nav.getByRole('link', { name: 'Import' }).count(), 0);
+  assert.equal(await nav.getByRole('link', { name: 'Users' }).count(), 0);
+  for (const [path, text] of [['/import', 'Only admins can import'], ['/users', 'Only admins can manage users'], ['/imports', 'Only admins']]) {
+    await page.goto(path);
+    await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+    await page.getByText(text).first().waitFor();
+  }
+  await check(page, '02-agent-refused');
+  // The API refuses too: the page only reflects it.
+  const r = await page.request.get('/api/users');
+  assert.equal(r.status(), 403);
+  await page.context().close();
+});
+
+test('import an Outlook export: mapping, dry run, live progress surviving a reload, result, downloads', async () => {
+  const page = await newPage(browser, server.base);
+  await signIn(page, ADMIN);
+  await page.goto('/import');
+  await page.getByRole('heading', { name: 'Choose what to import' }).waitFor();
+  await check(page, '03-import-file');
+  await page.getByLabel('CSV file').setInputFiles(csvPath);
+
+  // Mapping: each column with samples and fill counts, prefilled as --map auto would.
+  await page.getByRole('heading', { name: /Columns of outlook-contacts.csv/ }).waitFor();
+  const emailSelect = page.getByLabel('Import column “E-mail Address” as');
+  assert.equal(await emailSelect.inputValue(), 'email', 'E-mail Address is suggested as email');
+  assert.equal(await page.getByLabel('Import column “First Name” as').inputValue(), 'first_name');
+  assert.equal(await page.getByLabel('Import column “Last Name” as').inputValue(), 'last_name');
+  assert.equal(await page.getByLabel('Import column “Notes” as').inputValue(), '', 'Notes is ignored');
+  const emailRow = page.getByRole('row').filter({ hasText: 'E-mail Address' }).first();
+  await emailRow.getByText('person0@example.com').waitFor();
+  // Changeable: Categories become labels; the labels that would be created are listed.
+  await page.getByLabel('Import column “Categories” as').selectOption('labels');
+  const fresh = page.getByText('Labels in the file that do not exist yet');
+  await fresh.waitFor();
+  await page.locator('.notice .chip', { hasText: 'Trial' }).waitFor();
+  await page.locator('.notice .chip', { hasText: 'VIP' }).waitFor();
+  await check(page, '04-import-columns');
+  await page.getByRole('button', { name: 'Next: options' }).click();
+
+  await page.getByRole('heading', { name: 'Options' }).waitFor();
+  await page.getByLabel(/Create labels that do not exist yet/).check();
+  await check(page, '05-import-options');
+  await page.getByRole('button', { name: 'Next: dry run' }).click();
+
+  // Dry run: counts and the first rejected rows, nothing written.
+  await page.getByRole('heading', { name: 'Dry run' }).waitFor();
+  await page.getByText('If you import now:').waitFor({ timeout: 120000 });
+  const count = async (k) => Number((await page.locator(`[data-count="${k}"] b`).first().textContent()).replace(/,/g, ''));
+  assert.equal(await count('rows'), ROWS + 3);
+  assert.equal(await count('rejected'), broken.length);
+  assert.equal(await count('created'), ROWS - broken.length);
+  assert.equal(await count('repeated'), 3);
+  const firstRejected = page.getByRole('table', { name: 'First rejected rows of the dry run' });
+  await firstRejected.getByRole('cell', { name: String(broken[0]), exact: true }).waitFor();
+  await check(page, '06-import-dry-run');
+  const contactsAfterDry = await api('GET', '/api/contacts?limit=1');
+  assert.equal(contactsAfterDry.json.items.length, 0, 'the dry run wrote nothing');
+
+  // The import: the bar moves, a reload keeps following it.
+  await page.getByRole('button', { name: 'Import outlook-contacts.csv' }).click();
+  await page.waitForURL(/\/imports\/\d+$/);
+  importId = Number(new URL(page.url()).pathname.split('/').pop());
+  const percent = async () => Number((await page.getByTestId('percent').textContent()).replace(/[^0-9]/g, ''));
+  const status = async () => (await page.getByTestId('status').textContent()).trim();
+  await page.getByTestId('status').waitFor();
+  const seen = new Set();
+  let reloaded = false;
+  const deadline = Date.now() + 180000;
+  while (Date.now() < deadline) {
+    const s = await status();
+    const p = await percent();
+    seen.add(`${s}:${p}`);
+    if (s === 'running' && p > 0 && !reloaded) {
+      await screenshot(page, '07-import-running');
+      await page.reload();
+      await page.getByTestId('status').waitFor();
+      const after = await percent();
+      assert.ok(after >= p || (await status()) === 'succeeded', `after a reload the bar goes on from ${p} % (shows ${after} %)`);
+      reloaded = true;
+    }
+    if (s === 'succeeded') break;
+    await page.waitForTimeout(150);
+  }
+  assert.equal(await status(), 'succeeded');
+  const running = [...seen].filter((x) => x.startsWith('running:')).map((x) => Number(x.split(':')[1]));
+  assert.ok(running.some((p) => p > 0 && p < 100), `the bar showed a value between 0 and 100 while running (saw ${[...seen].join(', ')})`);
+  assert.ok(reloaded, 'the page was reloaded mid-import');
+
+  // Counts and rejected rows agree with the API.
+  const job = (await api('GET', `/api/imports/${importId}`)).json;
+  await page.getByRole('heading', { name: 'Result' }).waitFor();
+  for (const k of ['rows', 'created', 'updated', 'unchanged', 'repeated', 'rejected']) {
+    assert.equal(await count(k), job.report[k], `${k} on the page matches the API`);
+  }
+  assert.equal(job.report.rejected, broken.length);
+  const rejected = page.getByRole('table', { name: 'Rejected rows' });
+  await rejected.getByRole('cell', { name: String(broken[0]), exact: true }).waitFor();
+  await rejected.getByRole('cell', { name: `broken${broken[0] - 2}@@example.com` }).waitFor();
+  await check(page, '08-import-result');
+
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Download errors.csv' }).click();
+  const file = await (await download).path();
+  const fromPage = readFileSync(file, 'utf8');
+  const fromApi = (await api('GET', `/api/imports/${importId}/errors.csv`)).text;
+  assert.equal(fromPage, fromApi, 'the downloaded errors.csv is the API\'s');
+  assert.equal(fromPage.trim().split('\n').length, broken.length + 1);
+  await page.context().close();
+});
+
+test('contacts: search as you type, filter by label, a contact page, paging', async () => {
+  const page = await newPage(browser, server.base);
+  await signIn(page, ADMIN);
+  await page.goto('/contacts');
+  await page.getByLabel('Search').fill('person1234@');
+  await page.getByRole('link', { name: 'person1234@example.com' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: /@example\.com$/ }).count(), 1);
+  await page.getByLabel('Search').fill('');
+  await page.getByLabel('Label').selectOption({ label: 'VIP' });
+  await page.getByText(/^Showing 1–50/).waitFor();
+  const rows = page.locator('tbody tr');
+  assert.equal(await rows.count(), 50);
+  for (const chips of await rows.locator('td:nth-child(4)').allTextContents()) assert.match(chips, /VIP/);
+  await page.getByRole('button', { name: 'Next page' }).click();
+  await page.getByText(/^Showing 51–100/).waitFor();
+  await check(page, '09-contacts');
+  await page.getByLabel('Label').selectOption({ label: 'Any label' });
+  await page.getByLabel('Search').fill('person1234@');
+  await page.getByRole('link', { name: 'person1234@example.com' }).click();
+  await page.getByRole('heading', { name: 'First1234 Last1234' }).waitFor();
+  await page.getByText('Imported from a file').waitFor();
+  await page.locator('dd .chip', { hasText: 'VIP' }).waitFor();
+  await check(page, '10-contact');
+  await page.context().close();
+});
+
+test('edit a contact: the API\'s message next to the field, then a good edit', async () => {
+  const page = await newPage(browser, server.base);
+  await signIn(page, ADMIN);
+  const c = (await api('GET', '/api/contacts?q=person7%40&limit=1')).json.items[0];
+  await page.goto(`/contacts/${c.id}/edit`);
+  await page.getByLabel('Email').fill('not an email');
+  await page.getByRole('button', { name: 'Save' }).click();
+  const err = page.locator('.field', { has: page.getByLabel('Email') }).locator('.field-error');
+  await err.waitFor();
+  assert.ok((await err.textContent()).length > 10);
+  assert.equal(await page.getByLabel('Email').getAttribute('aria-invalid'), 'true');
+  await check(page, '11-contact-edit-error');
+  await page.getByLabel('Email').fill(c.email);
+  await page.getByLabel('First name').fill('Seventh');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('heading', { name: 'Seventh Last7' }).waitFor();
+  await page.context().close();
+});
+
+test('undo the import from history: the conflict list, then force after asking', async () => {
+  const page = await newPage(browser, server.base);
+  await signIn(page, ADMIN);
+  await page.goto('/imports');
+  await page.getByRole('heading', { name: 'Import history' }).waitFor();
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: `#${importId}`, exact: true }) });
+  await row.getByText('outlook-contacts.csv').waitFor();
+  await row.getByText('admin@example.com').waitFor();
+  await check(page, '12-history');
+  await row.getByRole('button', { name: `Undo import #${importId}` }).click();
+  // person7 was edited after the import: undo asks before overwriting it.
+  await page.getByText('person7@example.com').waitFor();
+  await check(page, '13-undo-conflict');
+  await page.getByRole('button', { name: `Undo #${importId} anyway` }).click();
+  await page.getByText(`Import #${importId} was undone.`).waitFor();
+  const job = (await api('GET', `/api/imports/${importId}`)).json;
+  assert.equal(job.status, 'undone');
+  const left = (await api('GET', '/api/contacts?q=person1234%40&limit=5')).json.items;
+  assert.equal(left.length, 0, 'the imported contacts are gone');
+  await page.context().close();
+});
+
+test('admin pages: users, labels, companies, fields, mailboxes', async () => {
+  const page = await newPage(browser, server.base);
+  await signIn(page, ADMIN);
+  await page.goto('/users');
+  await page.getByRole('cell', { name: AGENT.email }).waitFor();
+  await page.getByRole('form', { name: 'Add a user' }).getByLabel('Email').fill('new.agent@example.com');
+  await page.getByRole('form', { name: 'Add a user' }).getByLabel('Password').fill('123');
+  await page.getByRole('button', { name: 'Add the user' }).click();
+  await page.locator('.field-error:not([hidden]), .notice.error').first().waitFor();
+  await page.getByRole('form', { name: 'Add a user' }).getByLabel('Password').fill('long enough');
+  await page.getByRole('button', { name: 'Add the user' }).click();
+  await page.getByText('new.agent@example.com was added.').waitFor();
+  await page.getByRole('button', { name: 'Deactivate' }).last().click();
+  await page.getByText(/was deactivated/).waitFor();
+  await check(page, '14-users');
+
+  await page.goto('/labels');
+  await page.getByLabel('Name').fill('Newsletter');
+  await page.getByRole('button', { name: 'Add the label' }).click();
+  await page.getByText('The label “Newsletter” was added.').waitFor();
+  await page.getByRole('cell', { name: 'Newsletter' }).waitFor();
+  await check(page, '15-labels');
+
+  await page.goto('/companies');
+  await page.getByLabel('Name').fill('Acme Ltd');
+  await page.getByRole('button', { name: 'Add the company' }).click();
+  await page.getByRole('cell', { name: 'Acme Ltd' }).waitFor();
+  await check(page, '16-companies');
+
+  await page.goto('/fields');
+  await page.getByLabel('Variable name').fill('Bad Name');
+  await page.getByRole('button', { name: 'Add the field' }).click();
+  await page.locator('.field-error:not([hidden]), .notice.error').first().waitFor();
+  await page.getByLabel('Variable name').fill('plan');
+  await page.getByLabel('Type').selectOption('select');
+  await page.getByLabel('Options (for select)').fill('gold,silver');
+  await page.getByRole('button', { name: 'Add the field' }).click();
+  await page.getByRole('cell', { name: 'gold, silver' }).waitFor();
+  await check(page, '17-fields');
+
+  await page.goto('/mailboxes');
+  await page.getByLabel('Name').fill('support');
+  await page.getByLabel('Address').fill('support@example.com');
+  await page.getByRole('button', { name: 'Add the mailbox' }).click();
+  await page.getByRole('cell', { name: 'support@example.com' }).waitFor();
+  await check(page, '18-mailboxes');
+  await page.context().close();
+});
+
+test('no page error and no CSP violation on any page', () => {
+  assert.deepEqual(problems, []);
+});
