@@ -53,8 +53,8 @@ export async function usersPage(main, flash) {
     const role = h('select', { 'aria-label': `Role of ${u.email}`, disabled: me },
       ['agent', 'admin'].map((r) => h('option', { value: r, selected: u.role === r }, r)));
     role.addEventListener('change', () => act(() => patch(`/api/users/${u.id}`, { role: role.value }), `${u.email} is now ${role.value === 'admin' ? 'an admin' : 'an agent'}.`));
-    const pw = h('input', { type: 'password', autocomplete: 'new-password', 'aria-label': `New password for ${u.email}` });
-    const pwForm = h('form.row', { onsubmit: (e) => { e.preventDefault(); if (pw.value) act(() => patch(`/api/users/${u.id}`, { password: pw.value }), `The password of ${u.email} was changed.`); } },
+    const pw = h('input', { type: 'password', autocomplete: 'new-password', placeholder: 'New password', 'aria-label': `New password for ${u.email}` });
+    const pwForm = h('form.inline', { onsubmit: (e) => { e.preventDefault(); if (pw.value) act(() => patch(`/api/users/${u.id}`, { password: pw.value }), `The password of ${u.email} was changed.`); } },
       pw, h('button.secondary', { type: 'submit' }, 'Set'));
     return [
       u.email,

@@ -169,7 +169,7 @@ export async function contactEditPage(main, id) {
       input = h('input', { type: 'text', value: v, autocomplete: 'off', inputmode: f.type === 'number' ? 'decimal' : null, placeholder: f.type === 'date' ? 'YYYY-MM-DD' : null });
     }
     inputs[f.variable_name] = input;
-    fieldsEls[f.variable_name] = field(f.name || f.variable_name, input, { name: f.variable_name, hint: `${f.type}${f.type === 'date' ? ', as YYYY-MM-DD' : ''}` });
+    fieldsEls[f.variable_name] = field(f.name || f.variable_name, input, { name: f.variable_name, hint: { date: 'A date as YYYY-MM-DD.', number: 'A number such as 12 or -3.5.' }[f.type] });
   }
   const status = h('div');
   const save = h('button', { type: 'submit' }, 'Save');

@@ -134,7 +134,7 @@ function stepColumns(render) {
       h('strong', col.name === '' ? '(no name)' : col.name),
       h('span.sample', (col.samples || []).filter(Boolean).slice(0, 3).join(' · ') || '(empty)'),
       `${fmtNumber(col.filled)} of ${fmtNumber(p.rows)}`,
-      [sel, col.reason ? h('div.hint', col.suggested ? `Suggested: ${col.reason}.` : `Suggested to ignore: ${col.reason}.`) : null],
+      [sel, col.reason ? h('div.hint', col.suggested ? `Recognised: ${col.reason}.` : `Ignored by default: ${col.reason}.`) : null],
     ];
   });
   showLabels();
@@ -233,14 +233,16 @@ function errorsTable(report, limit, caption) {
   return [
     table(caption, [{ title: 'Line', num: true }, { title: 'Column' }, { title: 'Value' }, { title: 'Reason' }],
       shown.map((e) => [String(e.line ?? ''), e.column || '—', h('span.sample', e.value ?? ''), e.message])),
-    report.rejected > shown.length ? h('p.muted', `Showing ${fmtNumber(shown.length)} of ${fmtNumber(report.rejected)} rejected rows.`) : null,
+    report.rejected > shown.length ? h('p.muted', `Showing ${fmtNumber(shown.length)} of ${fmtNumber(report.rejected)} rejected rows; errors.csv lists them all.`) : null,
   ];
 }
 
 function stepDryRun(render, seq) {
   const out = h('div', { 'aria-live': 'polite' });
   const start = h('button', { type: 'button' }, `Import ${wiz.file.name}`);
+  const again = h('button.secondary', { type: 'button' }, 'Run the dry run again');
   const runDry = async () => {
+    again.disabled = true;
     mount(out, notice('ok', 'Checking every row against your data; nothing is written…'));
     try {
       const job = await post(`/api/imports${importQuery({ dry_run: true })}`, wiz.file, { headers: { 'Content-Type': 'text/csv' } });
@@ -252,8 +254,11 @@ function stepDryRun(render, seq) {
       showDry();
     } catch (e) {
       mount(out, notice('error', e.message));
+    } finally {
+      again.disabled = false;
     }
   };
+  again.addEventListener('click', runDry);
   const showDry = () => {
     const d = wiz.dry;
     const r = d.report;
@@ -284,7 +289,7 @@ function stepDryRun(render, seq) {
     out,
     h('div.actions',
       h('button.secondary', { type: 'button', onclick: () => { wiz.step = 3; render(); } }, 'Back'),
-      h('button.secondary', { type: 'button', onclick: runDry }, wiz.dry ? 'Run the dry run again' : 'Run the dry run'),
+      again,
       start));
   if (wiz.dry) showDry();
   else setTimeout(runDry, 0);
@@ -371,7 +376,7 @@ export async function importJobPage(main, id) {
       job.status === 'undone' ? notice('ok', 'This import was undone.') : null,
       counts(r),
       h('div.actions', dl('errors.csv', 'Download errors.csv'), dl('outcomes.csv', 'Download outcomes.csv'), dl('rejects.csv', 'Download rejected rows (rejects.csv)')),
-      r && r.rejected ? [h('h2', 'Rejected rows'), h('p.muted', 'Fix these rows in rejects.csv (it keeps the original header) and import it again.'), errorsTable(r, 200, 'Rejected rows')] : null);
+      r && r.rejected ? [h('h2', 'Rejected rows'), h('p.muted', 'Fix these rows in rejects.csv (it keeps the original header) and import it again.'), errorsTable(r, 100, 'Rejected rows')] : null);
   };
 
   try {
