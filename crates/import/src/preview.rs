@@ -75,6 +75,15 @@ pub fn suggest_by_name(
         .collect()
 }
 
+/// What `--map auto` suggests for each column of `header`, and why.
+pub fn suggest(
+    standard: &[&str],
+    custom: &[&str],
+    header: &[String],
+) -> Vec<(Option<String>, String)> {
+    suggest_by_name(standard, custom, header)
+}
+
 /// Previews the file at `path`. `partial`: the file is the beginning of a
 /// larger one, so its last record may be cut and is not read.
 /// `label_exists` answers whether a label name exists.

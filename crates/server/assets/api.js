@@ -4,9 +4,16 @@
 
 let csrfToken = null;
 
+/** The API's sentences start lowercase (they read well after "roster: "); the page shows them as sentences. */
+export function sentence(text) {
+  const t = String(text || '').trim();
+  if (!t) return t;
+  return t[0].toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+}
+
 export class ApiError extends Error {
   constructor(status, body, retryAfter) {
-    super((body && body.message) || `The server answered ${status}.`);
+    super(sentence(body && body.message) || `The server answered ${status}.`);
     this.status = status;
     this.code = (body && body.code) || 'http_' + status;
     this.body = body || {};

@@ -133,11 +133,9 @@ export async function render() {
 function signInMessage(e) {
   if (!(e instanceof ApiError)) return e.message;
   if (e.status === 429) {
-    const wait = Number(e.retryAfter);
-    const when = Number.isFinite(wait) && wait > 0 ? `in ${wait < 60 ? `${wait} seconds` : `${Math.ceil(wait / 60)} minutes`}` : 'in a few minutes';
-    return `Too many sign-in attempts for this account or from this address. To protect your team's passwords, Roster pauses sign-in for a while: try again ${when}.`;
+    return `${e.message} Roster pauses sign-in after repeated failures for one account or from one address, so nobody can guess a password by trying many.`;
   }
-  if (e.status === 401 || e.status === 403) return 'That email and password do not match an active account. Check both and try again; an admin can reset a password or reactivate an account.';
+  if (e.status === 401) return `${e.message} Check both and try again; an admin can set a new password or reactivate an account.`;
   return e.message;
 }
 
