@@ -1,7 +1,7 @@
 // Users, labels, companies, custom fields and mailboxes. Every form posts
 // to the API and shows its sentence next to the field it names.
 import { h, mount, field, setFieldError, notice, table, fmtTime } from './dom.js';
-import { ApiError, get, post, patch, del } from './api.js';
+import { ApiError, get, post, patch, del, errorField } from './api.js';
 import { alive, currentSeq, isAdmin, state } from './app.js';
 
 const list = (x) => (Array.isArray(x) ? x : (x && x.items) || []);
@@ -21,11 +21,9 @@ function apiForm({ title, fields, submit, onDone, button }) {
       await onDone(res);
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
-      const b = e.body || {};
-      let which = [b.field, b.column].find((k) => k && fields[k]);
-      if (!which) which = Object.keys(fields).find((n) => new RegExp(`\\b${n}\\b`).test(e.message));
+      const [which, msg] = errorField(e, Object.keys(fields));
       if (which) {
-        setFieldError(fields[which], e.message);
+        setFieldError(fields[which], msg);
         fields[which].querySelector('input, select')?.focus();
       } else {
         mount(status, notice('error', e.message));

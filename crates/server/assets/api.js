@@ -81,3 +81,22 @@ export function qs(params) {
   const s = sp.toString();
   return s ? `?${s}` : '';
 }
+
+/**
+ * Which of the form's fields an API error is about: the field the server
+ * names, else the "field: …" its sentence starts with, else a field name
+ * quoted or mentioned in it. Returns [field, message without the prefix].
+ */
+export function errorField(e, names) {
+  const b = (e && e.body) || {};
+  const msg = (e && e.message) || '';
+  for (const k of [b.field, b.column, b.variable_name]) {
+    if (k && names.includes(k)) return [k, msg];
+  }
+  const prefix = /^([a-z][a-z0-9_]*)\s*:\s*(.+)$/is.exec(msg);
+  if (prefix && names.includes(prefix[1].toLowerCase())) return [prefix[1].toLowerCase(), sentence(prefix[2])];
+  const quoted = /['"`‘“]([a-z][a-z0-9_]*)['"`’”]/.exec(msg);
+  if (quoted && names.includes(quoted[1])) return [quoted[1], msg];
+  const word = names.find((n) => new RegExp(`\\b${n}\\b`, 'i').test(msg));
+  return [word || null, msg];
+}

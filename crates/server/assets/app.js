@@ -1,7 +1,7 @@
 // Roster's web UI: a small single-page app over the JSON API. No build step:
 // the browser loads these ES modules as they are, embedded in the binary.
 import { h, mount, field, setFieldError, notice } from './dom.js';
-import { ApiError, get, post, del, setCsrf } from './api.js';
+import { ApiError, get, post, del, setCsrf, errorField } from './api.js';
 import { contactsPage, contactPage, contactEditPage } from './contacts.js';
 import { importPage, importJobPage, historyPage } from './imports.js';
 import { usersPage, catalogPage, fieldsPage, mailboxesPage } from './admin.js';
@@ -110,7 +110,7 @@ export async function render() {
   renderNav();
   if (opts.admin && !isAdmin()) {
     document.title = 'Not allowed · Roster';
-    mount(main, h('h1', 'Not allowed'), notice('error', opts.admin));
+    mount(main, h('h1', 'Not allowed'), notice('error', opts.admin), h('p', h('a', { href: '/contacts' }, 'Go to the contacts')));
     main.focus();
     return;
   }
@@ -133,7 +133,10 @@ export async function render() {
 function signInMessage(e) {
   if (!(e instanceof ApiError)) return e.message;
   if (e.status === 429) {
-    return `${e.message} Roster pauses sign-in after repeated failures for one account or from one address, so nobody can guess a password by trying many.`;
+    const secs = Number(e.retryAfter);
+    const wait = secs >= 90 ? `about ${Math.round(secs / 60)} minutes` : `${secs} seconds`;
+    const text = Number.isFinite(secs) && secs > 0 ? e.message.replace(/in \d+ seconds/, `in ${wait}`) : e.message;
+    return `${text} Roster pauses sign-in after repeated failures for one account or from one address, so nobody can guess a password by trying many.`;
   }
   if (e.status === 401) return `${e.message} Check both and try again; an admin can set a new password or reactivate an account.`;
   return e.message;
@@ -227,10 +230,14 @@ function setupPage(main) {
       }
       navigate('/contacts', true);
     } catch (e) {
-      const f = e.body && (e.body.field || e.body.column);
-      if (f && fields[f]) setFieldError(fields[f], e.message);
-      else mount(status, notice('error', e.message));
-      if (e.status === 410 || e.code === 'setup_used' || e.code === 'setup_token_invalid') sessionStorage.removeItem('roster-setup-token');
+      const [f, msg] = errorField(e, Object.keys(fields));
+      if (f && e.status === 422) {
+        setFieldError(fields[f], msg);
+        inputs[f].focus();
+      } else {
+        mount(status, notice('error', e.message));
+      }
+      if (e.status === 403) sessionStorage.removeItem('roster-setup-token');
     } finally {
       button.disabled = false;
     }

@@ -1,7 +1,7 @@
 // Contacts: search as you type, label and company filters, paging by
 // cursor, a contact's page and its edit form.
 import { h, mount, field, setFieldError, notice, table, debounce, fmtTime, announce } from './dom.js';
-import { ApiError, api, get, patch, qs } from './api.js';
+import { ApiError, api, get, patch, qs, errorField } from './api.js';
 import { alive, currentSeq, navigate } from './app.js';
 
 const PAGE = 50;
@@ -121,17 +121,6 @@ export async function contactPage(main, id) {
     h('div.actions', h('a.button', { href: `/contacts/${c.id}/edit` }, 'Edit')));
 }
 
-/** Which form field an API error is about: the server names it, or its sentence does. */
-function errorField(e, names) {
-  const b = e.body || {};
-  for (const k of [b.field, b.column, b.variable_name]) {
-    if (k && names.includes(k)) return k;
-  }
-  const quoted = /['"`]([a-z][a-z0-9_]*)['"`]/.exec(e.message || '');
-  if (quoted && names.includes(quoted[1])) return quoted[1];
-  return names.find((n) => new RegExp(`\\b${n}\\b`).test(e.message || '')) || null;
-}
-
 export async function contactEditPage(main, id) {
   const seq = currentSeq();
   const [{ contact: c, etag }, cat] = await Promise.all([loadContact(id), loadCatalog()]);
@@ -205,13 +194,13 @@ export async function contactEditPage(main, id) {
           ' and make your change again.', e.status === 409 && e.message ? h('div.muted', e.message) : null));
         return;
       }
-      const which = errorField(e, Object.keys(fieldsEls).concat(['labels']));
+      const [which, msg] = errorField(e, Object.keys(fieldsEls).concat(['labels']));
       if (which === 'labels') {
         const err = labelsSet.querySelector('.field-error');
-        err.textContent = e.message;
+        err.textContent = msg;
         err.hidden = false;
       } else if (which) {
-        setFieldError(fieldsEls[which], e.message);
+        setFieldError(fieldsEls[which], msg);
         inputs[which].focus();
       } else {
         mount(status, notice('error', e.message));

@@ -130,11 +130,25 @@ async fn run(config: Config) -> Result<(), ServeError> {
         .local_addr()
         .map_err(|e| ServeError::Io(format!("cannot read the listening address: {e}")))?;
     // Background listeners (LMTP) and job workers start here, with `state`.
+    let setup = api::setup::offer(&state)
+        .await
+        .map_err(|e| ServeError::Io(e.message))?;
     let app = app(state);
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "roster listening on http://{addr}");
+        if let Some(code) = setup {
+            // An unspecified address (0.0.0.0) is no place for a browser.
+            let mut at = addr;
+            if at.ip().is_unspecified() {
+                at.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let _ = writeln!(
+                out,
+                "No admin exists yet. Open this link once to create the first admin:\n  http://{at}/setup#token={code}"
+            );
+        }
         let _ = out.flush();
     }
     tracing::info!(%addr, database = %redact(&config.database), "listening");

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use roster_store::{Store, StoreError};
 use tokio::sync::{watch, Semaphore};
 
+use crate::api::setup::SetupOffer;
 use crate::auth::SignInLimiter;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -21,6 +22,7 @@ struct Inner {
     db: Db,
     limiter: SignInLimiter,
     shutdown: watch::Receiver<bool>,
+    setup: SetupOffer,
 }
 
 impl AppState {
@@ -41,12 +43,18 @@ impl AppState {
                 db,
                 limiter,
                 shutdown,
+                setup: SetupOffer::default(),
             }),
         })
     }
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The first-run setup code on offer, if any.
+    pub(crate) fn setup(&self) -> &SetupOffer {
+        &self.inner.setup
     }
 
     pub(crate) fn limiter(&self) -> &SignInLimiter {

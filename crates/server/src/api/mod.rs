@@ -9,13 +9,17 @@ use utoipa::OpenApi;
 use crate::state::AppState;
 
 pub mod health;
+pub mod preview;
 pub mod session;
+pub mod setup;
 
 /// Every API route.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(health::routes())
         .merge(session::routes())
+        .merge(setup::routes())
+        .merge(preview::routes())
 }
 
 /// The OpenAPI 3.1 document of every route (`GET /api/openapi.json`).
@@ -23,6 +27,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = Doc::openapi();
     doc.merge(health::Doc::openapi());
     doc.merge(session::Doc::openapi());
+    doc.merge(setup::Doc::openapi());
+    doc.merge(preview::Doc::openapi());
     doc
 }
 
@@ -97,6 +103,7 @@ mod tests {
                     ("get", "/api/health")
                         | ("get", "/api/openapi.json")
                         | ("post", "/api/session")
+                        | ("post", "/api/setup")
                 );
                 let roles = &op["security"];
                 assert!(
