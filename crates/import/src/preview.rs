@@ -75,13 +75,17 @@ pub fn suggest_by_name(
         .collect()
 }
 
-/// What `--map auto` suggests for each column of `header`, and why.
+/// What `--map auto` suggests for each column of `header`, and why: the
+/// same answer the CLI's `--map auto` uses ([`crate::mapping`]).
 pub fn suggest(
     standard: &[&str],
     custom: &[&str],
     header: &[String],
 ) -> Vec<(Option<String>, String)> {
-    suggest_by_name(standard, custom, header)
+    crate::mapping::suggest_mapping(header, standard, custom)
+        .into_iter()
+        .map(|s| (s.to, s.reason))
+        .collect()
 }
 
 /// Previews the file at `path`. `partial`: the file is the beginning of a
@@ -262,6 +266,33 @@ mod tests {
         assert_eq!(p.columns[2].suggested.as_deref(), Some("plan"));
         assert_eq!(p.columns[3].filled, 1);
         assert_eq!(p.columns[3].suggested, None);
+    }
+
+    #[test]
+    fn an_outlook_header_is_mapped_as_map_auto_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outlook.csv");
+        std::fs::write(
+            &path,
+            "First Name,Last Name,E-mail Address,Categories\nAnn,Lee,ann@x.com,VIP\n",
+        )
+        .unwrap();
+        let suggest = |h: &[String]| suggest(STANDARD, &[], h);
+        let p = preview(
+            &path,
+            &DecodeOptions::default(),
+            &[],
+            &suggest,
+            &|_| false,
+            false,
+        )
+        .unwrap();
+        let to: Vec<_> = p.columns.iter().map(|c| c.suggested.as_deref()).collect();
+        assert_eq!(
+            to,
+            [Some("first_name"), Some("last_name"), Some("email"), None]
+        );
+        assert!(!p.columns[3].reason.is_empty());
     }
 
     #[test]
