@@ -481,6 +481,15 @@ behaviour!(value_messages_point_at_the_fix, |env| {
         "{m}"
     );
     assert_eq!(report["created"], json!(1));
+    // Not even --create-labels makes "Marketing,Trial" a label.
+    let (code, report) = env.import("contacts", &f, &["--create-labels"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["errors"][0]["column"], "labels", "{report}");
+    assert_eq!(
+        env.ok(&["labels", "list"]).lines().count(),
+        2,
+        "no label was created"
+    );
 });
 
 behaviour!(two_spellings_of_an_email_are_one_contact, |env| {
@@ -538,3 +547,40 @@ behaviour!(
         );
     }
 );
+
+/// The repository stands alone: every relative link in the README and the
+/// user guide points at a file that exists, and none of them points outside
+/// the repository.
+#[test]
+fn guide_links_resolve() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    for page in pages {
+        let text = std::fs::read_to_string(&page).expect("a page");
+        assert!(
+            !text.contains("../shared") && !text.contains("SPEC"),
+            "{}",
+            page.display()
+        );
+        for (i, _) in text.match_indices("](") {
+            let rest = &text[i + 2..];
+            let target = &rest[..rest.find(')').unwrap_or(rest.len())];
+            if target.contains("://") || target.starts_with('#') {
+                continue;
+            }
+            let file = target.split('#').next().unwrap_or(target);
+            let resolved = page.parent().expect("a folder").join(file);
+            assert!(
+                resolved.exists() && resolved.starts_with(&root),
+                "{} links to {target}, which does not exist",
+                page.display()
+            );
+        }
+    }
+}

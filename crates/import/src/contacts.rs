@@ -450,26 +450,26 @@ impl ContactsKind {
                     continue;
                 }
             }
-            if self.create_labels {
-                let id = store.ensure_label(name)?;
-                cache.add(id, name.clone());
-                ids.push(id);
-                continue;
-            }
+            // Known labels separated by ',' are a mistake for ':', never a
+            // new label to create.
             let comma_parts: Vec<&str> = name
                 .split(',')
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .collect();
+            let commas =
+                comma_parts.len() > 1 && comma_parts.iter().all(|p| cache.by_name.contains_key(*p));
+            if self.create_labels && !commas {
+                let id = store.ensure_label(name)?;
+                cache.add(id, name.clone());
+                ids.push(id);
+                continue;
+            }
             let hint = match cache.by_lower.get(&name.to_lowercase()) {
-                _ if comma_parts.len() > 1
-                    && comma_parts.iter().all(|p| cache.by_name.contains_key(*p)) =>
-                {
-                    format!(
-                        "labels are separated by ':', not ',': write '{}'",
-                        comma_parts.join(":")
-                    )
-                }
+                _ if commas => format!(
+                    "labels are separated by ':', not ',': write '{}'",
+                    comma_parts.join(":")
+                ),
                 Some(similar) => format!(
                     "label names are case-sensitive: did you mean '{}'?",
                     similar.first().map(String::as_str).unwrap_or_default()
