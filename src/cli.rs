@@ -508,6 +508,7 @@ pub(crate) fn import_options(args: &ImportArgs) -> Result<Options> {
         owner: None,
         record: None,
         progress: None,
+        job: None,
     };
     for m in &args.maps {
         opts.add_map(m).map_err(|e| anyhow!("{e}"))?;

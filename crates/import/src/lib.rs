@@ -15,6 +15,7 @@ pub mod contacts;
 pub mod decode;
 mod distinct;
 pub mod header;
+pub mod job;
 pub mod mapping;
 mod pipeline;
 pub mod preview;
@@ -24,6 +25,7 @@ pub mod users;
 use std::path::PathBuf;
 
 pub use decode::{DecodeOptions, Input};
+pub use job::JobRun;
 pub use report::{Outcome, Report, RowError};
 
 /// A refusal or failure of the import as a whole (exit status 2).
@@ -90,6 +92,8 @@ pub struct Options {
     /// under; None records a new one.
     pub record: Option<i64>,
     pub progress: Option<Box<dyn FnMut(Progress) + Send>>,
+    /// Set when the import runs as a server job (see [`job`]).
+    pub job: Option<job::JobRun>,
 }
 
 impl Default for Options {
@@ -115,6 +119,7 @@ impl Default for Options {
             owner: None,
             record: None,
             progress: None,
+            job: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use roster_store::{Store, StoreError};
 use crate::decode::{self, DecodeError, Input};
 use crate::distinct::DistinctCounter;
 use crate::header::{self, Column, Plan};
+use crate::job::{rebuild_distinct, JobSink};
 use crate::report::{OutcomesWriter, RejectsWriter, Report, RowError};
 use crate::{ImportError, Options, Outcome, Progress};
 
@@ -157,6 +158,38 @@ pub(crate) fn run<K: Kind>(
         Some(p) => Some(OutcomesWriter::create(p)?),
         None => None,
     };
+    let one_transaction = opts.atomic || opts.dry_run;
+    let mut job = match opts.job.take() {
+        Some(run) => {
+            // A job runs under the record and lease its runner claimed.
+            opts.owner = Some(run.owner.clone());
+            opts.record = Some(run.id);
+            Some(JobSink::new(
+                run,
+                header_raw.as_byte_record(),
+                one_transaction,
+            )?)
+        }
+        None => None,
+    };
+    let mut committed = Counts::default();
+    if let Some(cp) = job.as_ref().and_then(|j| j.run.resume.as_ref()) {
+        // Carry on from the last committed batch (see `job.rs`).
+        let before: Report = serde_json::from_value(cp.report.clone()).map_err(|e| {
+            ImportError::Options(format!("the import's checkpoint cannot be read ({e})"))
+        })?;
+        committed = Counts {
+            rows: before.rows,
+            created: before.created,
+            updated: before.updated,
+            unchanged: before.unchanged,
+            rejected: before.rejected,
+        };
+        committed.set_in(&mut report);
+        report.errors = before.errors;
+        report.errors_truncated = before.errors_truncated;
+        report.notes = before.notes;
+    }
     let owner = opts
         .owner
         .clone()
@@ -168,7 +201,7 @@ pub(crate) fn run<K: Kind>(
             Some(store.start_import(kind.name(), &opts.to_json(), &opts.started_by, &owner)?)
         }
     };
-    report.id = import_id;
+    report.id = import_id.or(job.as_ref().map(|j| j.run.id));
     let lease = import_id.map(|id| Lease { id, owner });
 
     let batch_size = opts
@@ -176,7 +209,7 @@ pub(crate) fn run<K: Kind>(
         .unwrap_or_else(|| kind.default_batch_size())
         .max(1);
     let parser = kind.parser(&plan);
-    let keep_raw = rejects.is_some();
+    let keep_raw = rejects.is_some() || job.is_some();
     let (tx, rx) = mpsc::sync_channel::<Msg<<K::Parser as RowParser>::Row>>(CHANNEL_DEPTH);
     let (recycle_tx, recycle_rx) = mpsc::sync_channel(CHANNEL_DEPTH);
     let parse_plan = plan.clone();
@@ -195,7 +228,6 @@ pub(crate) fn run<K: Kind>(
             };
             job.run(reader, (tx, recycle_rx))
         });
-    let mut committed = Counts::default();
     let written = match parser_thread {
         Ok(thread) => {
             let mut outputs = Outputs { rejects, outcomes };
@@ -208,6 +240,7 @@ pub(crate) fn run<K: Kind>(
                 (rx, recycle_tx),
                 decoded.total_bytes,
                 &mut outputs,
+                &mut job,
                 &mut report,
                 &mut committed,
             )
@@ -242,7 +275,20 @@ pub(crate) fn run<K: Kind>(
             report.committed = 0;
         }
     }
-    if let Some(lease) = &lease {
+    if let Some(j) = job {
+        let status = if j.cancelled {
+            "cancelled"
+        } else if report.failure.is_some() || (opts.atomic && report.rejected > 0) {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        // A stopped job stays `running` until its runner marks it
+        // interrupted; it resumes from its checkpoint.
+        if !j.stopped {
+            j.finish(store, status, &report)?;
+        }
+    } else if let Some(lease) = &lease {
         let status = if report.failure.is_some() || (opts.atomic && report.rejected > 0) {
             "failed"
         } else {
@@ -393,6 +439,7 @@ fn write_rows<K: Kind>(
     (rx, recycle_tx): WriterChannels<<K::Parser as RowParser>::Row>,
     total_bytes: Option<u64>,
     outputs: &mut Outputs,
+    job: &mut Option<JobSink>,
     report: &mut Report,
     committed: &mut Counts,
 ) -> Result<(), ImportError> {
@@ -402,14 +449,21 @@ fn write_rows<K: Kind>(
     if one_transaction {
         store.begin()?;
     }
-    let mut distinct = DistinctCounter::default();
-    let mut redaction_noted = false;
+    let mut distinct = match job.as_ref() {
+        Some(j) if j.run.resume.is_some() => rebuild_distinct(store, j.run.id)?,
+        _ => DistinctCounter::default(),
+    };
+    let mut redaction_noted = !report.notes.is_empty();
     // Backends that write faster in bigger transactions (SQLite) commit
-    // every `group_rows` rows instead of every batch.
-    let group_rows = if one_transaction {
-        0
-    } else {
-        store.rows_per_transaction() as u64
+    // every `group_rows` rows instead of every batch. A job's checkpoint
+    // goes inside the transaction after the batch's accounting, so a job
+    // always takes this path (one batch per transaction on PostgreSQL, or
+    // when asked).
+    let group_rows = match job.as_ref() {
+        _ if one_transaction => 0,
+        Some(j) if j.run.commit_every_batch => 1,
+        Some(_) => (store.rows_per_transaction() as u64).max(1),
+        None => store.rows_per_transaction() as u64,
     };
     let mut open = Counts::default();
     let mut open_from = 0u64;
@@ -424,18 +478,57 @@ fn write_rows<K: Kind>(
             }
         };
         last_bytes = bytes;
+        if let Some(j) = job.as_mut() {
+            if j.skip > 0 {
+                // Committed before the job stopped: read, not applied again.
+                let n = (j.skip as usize).min(items.len());
+                items.drain(..n);
+                j.skip -= n as u64;
+                if items.is_empty() {
+                    if let Some(progress) = &mut opts.progress {
+                        progress(Progress {
+                            bytes,
+                            total_bytes,
+                            rows: report.rows,
+                        });
+                    }
+                    let _ = recycle_tx.try_send(items);
+                    continue;
+                }
+            }
+            if j.run.cancelled() {
+                j.cancelled = true;
+                break;
+            }
+            if j.run.stopped() {
+                j.stopped = true;
+                break;
+            }
+        }
         let first = items.first().map(|i| i.line).unwrap_or(0);
         let applied = if one_transaction {
             kind.apply(store, import_id, &mut items)
         } else if group_rows > 0 {
-            let begun = if open.rows == 0 {
-                open_from = first;
-                open_since = std::time::Instant::now();
-                store.begin()
-            } else {
-                Ok(())
-            };
-            begun.and_then(|()| kind.apply(store, import_id, &mut items))
+            let mut attempt = 0;
+            loop {
+                let begun = if open.rows == 0 {
+                    open_from = first;
+                    open_since = std::time::Instant::now();
+                    store.begin()
+                } else {
+                    Ok(())
+                };
+                match begun.and_then(|()| kind.apply(store, import_id, &mut items)) {
+                    // Alone in its transaction, the batch can be tried again.
+                    Err(StoreError::Conflict(_)) if open.rows == 0 && attempt < MAX_RETRIES => {
+                        let _ = store.rollback();
+                        kind.rolled_back();
+                        attempt += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
+                    }
+                    other => break other,
+                }
+            }
         } else {
             apply_batch(kind, store, import_id, &mut items, &mut |store, items| {
                 renew(store, lease, name, committed.plus(Counts::of(items)), bytes)
@@ -449,6 +542,9 @@ fn write_rows<K: Kind>(
             if group_rows > 0 {
                 let _ = store.rollback();
                 kind.rolled_back();
+                if let Some(j) = job.as_mut() {
+                    j.discard_pending();
+                }
             }
             break;
         }
@@ -470,23 +566,50 @@ fn write_rows<K: Kind>(
             if let Some(out) = &mut outputs.outcomes {
                 out.write(item.line, &item.email, item.outcome, &item.message)?;
             }
+            if let Some(j) = job.as_mut() {
+                j.outcome(item.line, &item.email, item.outcome, &item.message)?;
+            }
             if let Err(errors) = &mut item.row {
+                if let Some(j) = job.as_mut() {
+                    for e in errors.iter() {
+                        j.error(e)?;
+                    }
+                }
                 for e in errors.drain(..) {
                     report.add_error(e);
                 }
-                if let (Some(w), Some(raw)) = (&mut outputs.rejects, &mut item.raw) {
+                if let Some(raw) = &mut item.raw {
                     if let Some(note) = kind.redact(plan, raw) {
                         if !redaction_noted {
                             report.notes.push(note);
                             redaction_noted = true;
                         }
                     }
-                    w.write(raw.as_byte_record())?;
+                    if let Some(w) = &mut outputs.rejects {
+                        w.write(raw.as_byte_record())?;
+                    }
+                    if let Some(j) = job.as_mut() {
+                        j.reject(raw.as_byte_record())?;
+                    }
                 }
             }
         }
         if group_rows > 0 {
             open = open.plus(counts);
+            if let Some(j) = job.as_mut() {
+                // The checkpoint and the files' new bytes join the batch's
+                // transaction; a lost lease rolls the batch back.
+                if let Err(e) = j.checkpoint(store, report, bytes) {
+                    report.failure = Some(format!(
+                        "{e}; the rows from line {open_from} on were not written"
+                    ));
+                    let _ = store.rollback();
+                    kind.rolled_back();
+                    j.discard_pending();
+                    open = Counts::default();
+                    break;
+                }
+            }
             // Commit by size, and at least every second so a crash or kill
             // loses little work.
             if open.rows >= group_rows || open_since.elapsed() >= MAX_TRANSACTION_AGE {
@@ -503,6 +626,9 @@ fn write_rows<K: Kind>(
                 }
                 *committed = upto;
                 open = Counts::default();
+                if let Some(j) = job.as_mut() {
+                    j.committed();
+                }
             }
         }
         report.committed = committed.rows;
@@ -523,6 +649,9 @@ fn write_rows<K: Kind>(
         store.rollback()?;
         kind.rolled_back();
         open = Counts::default();
+        if let Some(j) = job.as_mut() {
+            j.discard_pending();
+        }
     }
     if open.rows > 0 {
         let upto = committed.plus(open);
@@ -532,16 +661,35 @@ fn write_rows<K: Kind>(
     }
     report.repeated = distinct.repeated().map_err(ImportError::Output)?;
 
+    let (cancelled, stopped) = job
+        .as_ref()
+        .map(|j| (j.cancelled, j.stopped))
+        .unwrap_or_default();
+    if cancelled {
+        let n = committed.plus(open).rows;
+        report.notes.push(if one_transaction && !opts.dry_run {
+            "cancelled: nothing was written (atomic); the rest of the file was not read".to_string()
+        } else {
+            format!(
+                "cancelled: the {n} row{} read before the cancel {} committed and stay{}; the rest of the file was not read",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "was" } else { "were" },
+                if opts.dry_run { " (a dry run writes nothing)" } else { "" },
+            )
+        });
+    }
     if one_transaction {
-        if opts.dry_run || report.failure.is_some() || report.rejected > 0 {
+        if opts.dry_run || cancelled || stopped || report.failure.is_some() || report.rejected > 0 {
             store.rollback()?;
             kind.rolled_back();
             if opts.atomic && !opts.dry_run && report.failure.is_none() {
-                report.notes.push(format!(
+                if !cancelled && !stopped {
+                    report.notes.push(format!(
                     "nothing was written: --atomic and {} row{} rejected; fix them (see --rejects) and import again",
                     report.rejected,
                     if report.rejected == 1 { " was" } else { "s were" }
-                ));
+                    ));
+                }
                 report.created = 0;
                 report.updated = 0;
                 report.unchanged = 0;

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ImportError;
 
@@ -14,7 +14,7 @@ use crate::ImportError;
 pub const MAX_REPORTED_ERRORS: usize = 1000;
 
 /// One reason a row was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     pub line: u64,
     /// The column's name, or None when the problem is the row as a whole.
@@ -46,7 +46,7 @@ impl Outcome {
 }
 
 /// A column of the file renamed to one of ours.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MappedColumn {
     /// As written in the file.
     pub column: String,
@@ -57,7 +57,7 @@ pub struct MappedColumn {
 }
 
 /// A column of the file that was ignored, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IgnoredColumn {
     /// As written in the file.
     pub column: String,
@@ -65,7 +65,8 @@ pub struct IgnoredColumn {
 }
 
 /// The report of an import; `--json` prints it as one object.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Report {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]

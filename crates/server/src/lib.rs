@@ -21,6 +21,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod json;
 pub mod state;
 pub mod web;

@@ -17,13 +17,15 @@ pub use roster_core::field::{CustomField, FieldType};
 
 pub mod auth;
 pub mod credentials;
+pub mod jobs;
 pub mod lease;
 pub mod postgres;
 pub mod sqlite;
 mod time;
 
 pub use credentials::{CredentialKind, Credentials, NewCredential, TokenInfo};
-pub use time::{now_rfc3339, rfc3339_after};
+pub use jobs::{Checkpoint, Job, JobFile, Jobs, Lease, NewJob};
+pub use time::{now_rfc3339, rfc3339_after, rfc3339_from_unix_millis};
 
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://roster.db";
@@ -299,7 +301,9 @@ pub trait Imports {
 }
 
 /// Everything a command needs; one implementation per backend.
-pub trait Store: Transactions + Catalog + Contacts + Users + Imports + Credentials + Send {
+pub trait Store:
+    Transactions + Catalog + Contacts + Users + Imports + Credentials + Jobs + Send
+{
     /// "sqlite" or "postgres", for messages.
     fn backend(&self) -> &'static str;
     /// Rows an import writes per transaction; 0 means one transaction per

@@ -18,6 +18,11 @@ pub fn rfc3339_after(d: std::time::Duration) -> String {
     format_unix_millis((now + d).as_millis() as i64)
 }
 
+/// The instant `ms` milliseconds after the Unix epoch, as RFC 3339.
+pub fn rfc3339_from_unix_millis(ms: i64) -> String {
+    format_unix_millis(ms)
+}
+
 pub(crate) fn format_unix_millis(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);

@@ -27,6 +27,7 @@
 //! tables live in, created when missing (tests give each test its own).
 
 mod credentials;
+mod jobs;
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
@@ -112,6 +113,7 @@ ALTER TABLE imports ADD COLUMN owner TEXT;
 ALTER TABLE imports ADD COLUMN heartbeat_at TEXT;
 ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
 "#,
+    jobs::MIGRATION,
 ];
 
 /// The advisory lock that serializes migrations ("Roster" in ASCII).

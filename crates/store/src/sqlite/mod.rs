@@ -16,6 +16,7 @@
 //!   while keeping an import's peak memory under 64 MB.
 
 mod credentials;
+mod jobs;
 
 use std::path::Path;
 
@@ -100,6 +101,7 @@ ALTER TABLE imports ADD COLUMN owner TEXT;
 ALTER TABLE imports ADD COLUMN heartbeat_at TEXT;
 ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
 "#,
+    jobs::MIGRATION,
 ];
 
 pub struct SqliteStore {
