@@ -93,6 +93,9 @@ export function errorField(e, names) {
   for (const k of [b.field, b.column, b.variable_name]) {
     if (k && names.includes(k)) return [k, msg];
   }
+  // "field 'custom.renewal': …" (the API's form) or "password: …".
+  const named = /^field '(?:custom\.)?([^']+)'\s*:?\s*(.*)$/is.exec(msg);
+  if (named && names.includes(named[1])) return [named[1], sentence(named[2]) || msg];
   const prefix = /^([a-z][a-z0-9_]*)\s*:\s*(.+)$/is.exec(msg);
   if (prefix && names.includes(prefix[1].toLowerCase())) return [prefix[1].toLowerCase(), sentence(prefix[2])];
   const quoted = /['"`‘“]([a-z][a-z0-9_]*)['"`’”]/.exec(msg);

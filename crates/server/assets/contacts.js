@@ -1,6 +1,6 @@
 // Contacts: search as you type, label and company filters, paging by
 // cursor, a contact's page and its edit form.
-import { h, mount, field, setFieldError, notice, table, debounce, fmtTime, announce } from './dom.js';
+import { h, mount, field, setFieldError, notice, table, debounce, fmtTime } from './dom.js';
 import { ApiError, api, get, patch, qs, errorField } from './api.js';
 import { alive, currentSeq, navigate } from './app.js';
 
@@ -31,14 +31,15 @@ export async function contactsPage(main) {
     cat.labels.map((l) => h('option', { value: l.id, selected: String(l.id) === params.get('label') }, l.name)));
   const company = h('select', h('option', { value: '' }, 'Any company'),
     cat.companies.map((c) => h('option', { value: c.id, selected: String(c.id) === params.get('company') }, c.name)));
-  const results = h('div', { 'aria-live': 'polite', 'aria-busy': 'false' });
+  const summaryEl = h('p.muted', { 'aria-live': 'polite' });
+  const results = h('div', { 'aria-busy': 'false' });
   const pager = h('div.actions');
   const form = h('form.row', { role: 'search', onsubmit: (e) => e.preventDefault() },
     h('div.grow', field('Search', q, { name: 'q' })),
     h('div', field('Label', label, { name: 'label' })),
     h('div', field('Company', company, { name: 'company' })));
 
-  mount(main, h('h1', 'Contacts'), form, results, pager);
+  mount(main, h('h1', 'Contacts'), form, summaryEl, results, pager);
 
   let cursors = [null];
   let pageIndex = 0;
@@ -67,9 +68,8 @@ export async function contactsPage(main) {
     const summary = items.length
       ? `Showing ${first}–${first + items.length - 1}${page.next ? '' : ' (the last page)'}.`
       : (filters.q || filters.label || filters.company ? 'No contact matches these filters.' : 'No contacts yet. Import a file or add contacts through the API.');
-    announce(summary);
+    summaryEl.textContent = summary;
     mount(results,
-      h('p.muted', summary),
       items.length ? table('Contacts', [
         { title: 'Email' }, { title: 'Name' }, { title: 'Company' }, { title: 'Labels' },
       ], items.map((c) => [
@@ -127,14 +127,12 @@ export async function contactEditPage(main, id) {
   if (!alive(seq)) return;
   const custom = c.custom || {};
   const inputs = {
-    email: h('input', { type: 'email', value: c.email, required: true, autocomplete: 'off' }),
     first_name: h('input', { type: 'text', value: c.first_name || '', autocomplete: 'off' }),
     last_name: h('input', { type: 'text', value: c.last_name || '', autocomplete: 'off' }),
     company_id: h('select', h('option', { value: '' }, 'No company'),
       cat.companies.map((co) => h('option', { value: co.id, selected: co.id === c.company_id }, co.name))),
   };
   const fieldsEls = {
-    email: field('Email', inputs.email, { name: 'email' }),
     first_name: field('First name', inputs.first_name, { name: 'first_name' }),
     last_name: field('Last name', inputs.last_name, { name: 'last_name' }),
     company_id: field('Company', inputs.company_id, { name: 'company_id' }),
@@ -162,17 +160,20 @@ export async function contactEditPage(main, id) {
   }
   const status = h('div');
   const save = h('button', { type: 'submit' }, 'Save');
-  const form = h('form', { novalidate: true }, fieldsEls.email, fieldsEls.first_name, fieldsEls.last_name, fieldsEls.company_id,
+  const form = h('form', { novalidate: true },
+    h('dl.facts', h('dt', 'Email'), h('dd', c.email, h('div.muted', 'An email never changes: for another address, add a contact with it.'))),
+    h('p'),
+    fieldsEls.first_name, fieldsEls.last_name, fieldsEls.company_id,
     labelsSet, cat.fields.map((f) => fieldsEls[f.variable_name]), status,
     h('div.actions', save, h('a.button.secondary', { href: `/contacts/${c.id}` }, 'Cancel')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     mount(status);
     Object.values(fieldsEls).forEach((f) => setFieldError(f, null));
+    labelsSet.querySelector('.field-error').hidden = true;
     const body = {
-      email: inputs.email.value.trim(),
-      first_name: inputs.first_name.value.trim(),
-      last_name: inputs.last_name.value.trim(),
+      first_name: inputs.first_name.value.trim() || null,
+      last_name: inputs.last_name.value.trim() || null,
       company_id: inputs.company_id.value ? Number(inputs.company_id.value) : null,
       labels: labelBoxes.filter((b) => b.checked).map((b) => Number(b.value)),
     };
@@ -191,7 +192,7 @@ export async function contactEditPage(main, id) {
       if (e.status === 409 || e.status === 412) {
         mount(status, notice('error', 'Someone else changed this contact while you were editing it, so nothing was saved. ',
           h('a', { href: `/contacts/${c.id}/edit`, onclick: (x) => { x.preventDefault(); navigate(`/contacts/${c.id}/edit`, true); } }, 'Load their version'),
-          ' and make your change again.', e.status === 409 && e.message ? h('div.muted', e.message) : null));
+          ' and make your change again.'));
         return;
       }
       const [which, msg] = errorField(e, Object.keys(fieldsEls).concat(['labels']));
@@ -209,5 +210,5 @@ export async function contactEditPage(main, id) {
       save.disabled = false;
     }
   });
-  mount(main, h('p', h('a', { href: `/contacts/${c.id}` }, '← Back to the contact')), h('h1', `Edit ${c.email}`), form);
+  mount(main, h('p', h('a', { href: `/contacts/${c.id}` }, '← Back to the contact')), h('h1', `Edit ${[c.first_name, c.last_name].filter(Boolean).join(' ') || c.email}`), form);
 }
