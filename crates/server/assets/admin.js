@@ -134,6 +134,10 @@ export async function fieldsPage(main, flash) {
     type: field('Type', inputs.type, { name: 'type' }),
     options: field('Options (for select)', inputs.options, { name: 'options', hint: 'Comma-separated, e.g. gold,silver,bronze.' }),
   };
+  // Options matter only to a select field.
+  const showOptions = () => { fields.options.hidden = inputs.type.value !== 'select'; };
+  inputs.type.addEventListener('change', showOptions);
+  showOptions();
   const form = isAdmin() ? apiForm({
     title: 'Add a custom field', button: 'Add the field', fields,
     submit: () => post('/api/fields', {
