@@ -34,6 +34,10 @@ pub struct Plan {
     pub ignored: Vec<IgnoredColumn>,
     /// For each standard column, its position in the file, if present.
     pub standard_at: Vec<Option<usize>>,
+    /// When the email column may hold several addresses joined by this
+    /// separator (a Google Contacts export under `--map auto`): the first
+    /// is the row's email.
+    pub email_first_of: Option<&'static str>,
 }
 
 impl Plan {
@@ -132,10 +136,16 @@ pub fn plan(
     let mut uppercase = Vec::new();
     let mut seen: HashMap<String, (usize, Origin)> = HashMap::new();
     let mut repeated = Vec::new();
+    let mut email_first_of = None;
     for (i, raw) in header.iter().enumerate() {
         let suggestion = &suggestions[i];
         let (name, origin) = if let Some((from, to)) = maps.iter().find(|(from, _)| from == raw) {
             let to = to.trim().to_string();
+            // Google's `E-mail 1 - Value` may hold several addresses, also
+            // when mapped by hand.
+            if to == standard[0] && suggestion.to.as_deref() == Some(standard[0]) {
+                email_first_of = suggestion.first_of;
+            }
             mapped.push(MappedColumn {
                 column: raw.clone(),
                 to: to.clone(),
@@ -155,6 +165,9 @@ pub fn plan(
                     continue;
                 }
                 Some(t) => {
+                    if t == standard[0] {
+                        email_first_of = suggestion.first_of;
+                    }
                     if t != raw {
                         mapped.push(MappedColumn {
                             column: raw.clone(),
@@ -328,6 +341,7 @@ pub fn plan(
         mapped,
         ignored,
         standard_at,
+        email_first_of,
     })
 }
 

@@ -15,6 +15,10 @@ use serde::Serialize;
 pub enum Meaning {
     /// The contact's (primary) email address.
     Email,
+    /// A cell that may hold several addresses joined by this separator (as
+    /// Google Contacts writes ` ::: ` between the values of one field): the
+    /// first address is the contact's.
+    EmailList(&'static str),
     FirstName,
     LastName,
     /// A single full-name column: it goes whole into `first_name` when the
@@ -25,7 +29,10 @@ pub enum Meaning {
     Skip(&'static str),
 }
 
-use Meaning::{Email, FirstName, FullName, LastName, Skip};
+use Meaning::{Email, EmailList, FirstName, FullName, LastName, Skip};
+
+/// How Google Contacts joins several values in one cell.
+const GOOGLE_VALUES: &str = " ::: ";
 
 const SECOND_EMAIL: &str = "another email address; Roster keeps one email per contact";
 const COMPANY_NAME: &str = "a company name; Roster's company_id is the id `roster companies list` shows, so set companies after the import or map an id column";
@@ -56,7 +63,7 @@ pub const FORMATS: &[Format] = &[
         columns: &[
             ("First Name", FirstName),
             ("Last Name", LastName),
-            ("E-mail 1 - Value", Email),
+            ("E-mail 1 - Value", EmailList(GOOGLE_VALUES)),
             ("E-mail 1 - Label", Skip(EMAIL_META)),
             ("E-mail 2 - Value", Skip(SECOND_EMAIL)),
             ("E-mail 2 - Label", Skip(EMAIL_META)),
@@ -77,7 +84,7 @@ pub const FORMATS: &[Format] = &[
             ("Name", FullName),
             ("Given Name", FirstName),
             ("Family Name", LastName),
-            ("E-mail 1 - Value", Email),
+            ("E-mail 1 - Value", EmailList(GOOGLE_VALUES)),
             ("E-mail 1 - Type", Skip(EMAIL_META)),
             ("E-mail 2 - Value", Skip(SECOND_EMAIL)),
             ("E-mail 2 - Type", Skip(EMAIL_META)),
@@ -277,6 +284,10 @@ pub struct Suggestion {
     pub to: Option<String>,
     /// Why it is mapped or ignored, for the report and the web UI.
     pub reason: String,
+    /// For the email column: the separator of several addresses in one
+    /// cell, of which the first is taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_of: Option<&'static str>,
 }
 
 /// The known meaning of a column name, and the format that documents it:
@@ -306,7 +317,10 @@ pub fn detect_format(header: &[String], ours: &[&str]) -> Option<&'static str> {
         .filter(|f| f.name != "common synonyms")
         .map(|f| {
             let hits = f.columns.iter().filter(|(h, _)| has(h)).count();
-            let email = f.columns.iter().any(|(h, m)| *m == Email && has(h));
+            let email = f
+                .columns
+                .iter()
+                .any(|(h, m)| matches!(m, Email | EmailList(_)) && has(h));
             let foreign = f
                 .columns
                 .iter()
@@ -351,6 +365,7 @@ pub fn suggest_mapping(header: &[String], standard: &[&str], custom: &[&str]) ->
             column: name.clone(),
             to: None,
             reason: String::new(),
+            first_of: None,
         };
         let mut want = None;
         if name.is_empty() {
@@ -359,7 +374,7 @@ pub fn suggest_mapping(header: &[String], standard: &[&str], custom: &[&str]) ->
             want = Some((0, name.clone(), "one of Roster's columns".to_string()));
         } else {
             let target = |m: Meaning| match m {
-                Email => Some((1, standard[0])),
+                Email | EmailList(_) => Some((1, standard[0])),
                 FirstName => Some((1, "first_name")),
                 LastName => Some((1, "last_name")),
                 FullName => Some((2, "first_name")),
@@ -382,10 +397,18 @@ pub fn suggest_mapping(header: &[String], standard: &[&str], custom: &[&str]) ->
                 Some((Skip(why), _)) => s.reason = why.to_string(),
                 Some((m, format)) => match target(m) {
                     Some((rank, t)) if standard.contains(&t) => {
-                        let why = if m == FullName {
-                            format!("a full name ({format}); it goes whole into first_name")
-                        } else {
-                            format.to_string()
+                        let why = match m {
+                            FullName => {
+                                format!("a full name ({format}); it goes whole into first_name")
+                            }
+                            EmailList(sep) => {
+                                s.first_of = Some(sep);
+                                format!(
+                                    "{format}; of several addresses joined by '{}', the first",
+                                    sep.trim()
+                                )
+                            }
+                            _ => format.to_string(),
                         };
                         want = Some((rank, t.to_string(), why));
                     }
@@ -413,6 +436,7 @@ pub fn suggest_mapping(header: &[String], standard: &[&str], custom: &[&str]) ->
                 out[i].reason = why;
             }
             Some((j, _)) => {
+                out[i].first_of = None;
                 out[i].reason = format!("'{}' already supplies {target}", out[j].column);
             }
         }
@@ -489,6 +513,14 @@ mod tests {
         check("Email,Labels", &[], &["Email=email", "Labels=labels"]);
         // The first of two email columns wins.
         check("Email,E-mail", &[], &["Email=email"]);
+    }
+
+    #[test]
+    fn google_cells_may_hold_several_addresses() {
+        let s = suggest_mapping(&header("First Name,E-mail 1 - Value,Email"), STD, &[]);
+        assert_eq!(s[1].to.as_deref(), Some("email"));
+        assert_eq!(s[1].first_of, Some(" ::: "));
+        assert_eq!(s[2].first_of, None);
     }
 
     #[test]

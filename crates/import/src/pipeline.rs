@@ -826,7 +826,10 @@ fn parse_rows<P: RowParser>(
             continue;
         }
         let mut errors = Vec::new();
-        let email_cell = record.get(email_at).unwrap_or("").trim();
+        let mut email_cell = record.get(email_at).unwrap_or("").trim();
+        if let Some(sep) = plan.email_first_of {
+            email_cell = email_cell.split(sep).next().unwrap_or("").trim();
+        }
         let mut email = email_cell.to_string();
         let row = if record.len() != width {
             errors.push(RowError {
