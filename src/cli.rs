@@ -12,6 +12,7 @@ use roster_import::{DecodeOptions, Input, OnExisting, Options, Report};
 use roster_store::{NewField, Store};
 
 mod export;
+mod mail;
 mod serve;
 mod users;
 
@@ -59,6 +60,12 @@ enum Command {
     Tokens(serve::TokensCommand),
     /// Run the HTTP server: the API and the web UI.
     Serve(serve::ServeArgs),
+    /// Mailboxes whose received mail becomes contacts.
+    #[command(subcommand)]
+    Mailboxes(mail::MailboxesCommand),
+    /// Received mail (see docs/mail.md).
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 #[derive(Subcommand)]
@@ -232,6 +239,10 @@ fn open(url: &str) -> Result<Box<dyn Store>> {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    let cli = match cli.command {
+        Command::Mail(cmd) => return Ok(mail::deliver(&cli.database, cmd)),
+        command => Cli { command, ..cli },
+    };
     let mut store = open(&cli.database)?;
     let store = store.as_mut();
     let mut out = std::io::stdout().lock();
@@ -401,6 +412,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Users(cmd) => return users::run(store, cmd, &mut out),
         Command::Tokens(cmd) => return serve::tokens(store, cmd, &mut out),
         Command::Serve(_) => unreachable!("serve runs before the store is opened"),
+        Command::Mailboxes(cmd) => return mail::mailboxes(store, cmd, &mut out),
+        Command::Mail(cmd) => return Ok(mail::deliver(&cli.database, cmd)),
     }
     Ok(0)
 }

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod credentials;
 pub mod jobs;
 pub mod lease;
+pub mod mail;
 pub mod postgres;
 pub mod sqlite;
 mod time;
@@ -302,7 +303,7 @@ pub trait Imports {
 
 /// Everything a command needs; one implementation per backend.
 pub trait Store:
-    Transactions + Catalog + Contacts + Users + Imports + Credentials + Jobs + Send
+    Transactions + Catalog + Contacts + Users + Imports + Credentials + Jobs + mail::Mail + Send
 {
     /// "sqlite" or "postgres", for messages.
     fn backend(&self) -> &'static str;

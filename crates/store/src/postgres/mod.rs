@@ -34,6 +34,8 @@ use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, Row};
 
+mod mail;
+
 use crate::{
     decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, snapshot, Catalog, Company,
     Contact, ContactWrite, Contacts, CustomField, FieldType, Label, NewField, Result, Role, Store,
@@ -114,6 +116,7 @@ ALTER TABLE imports ADD COLUMN heartbeat_at TEXT;
 ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
 "#,
     jobs::MIGRATION,
+    mail::SCHEMA,
 ];
 
 /// The advisory lock that serializes migrations ("Roster" in ASCII).

@@ -22,6 +22,8 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod mail;
+
 use crate::{
     decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, snapshot, Catalog, Company,
     Contact, ContactWrite, Contacts, CustomField, FieldType, Label, NewField, Result, Role, Store,
@@ -102,6 +104,7 @@ ALTER TABLE imports ADD COLUMN heartbeat_at TEXT;
 ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
 "#,
     jobs::MIGRATION,
+    mail::SCHEMA,
 ];
 
 pub struct SqliteStore {
