@@ -24,6 +24,15 @@ pub struct ServeArgs {
     /// Largest accepted upload in bytes [default: 2 GiB].
     #[arg(long, env = "ROSTER_MAX_UPLOAD_BYTES")]
     max_upload_bytes: Option<u64>,
+    /// Largest accepted email (LMTP and the API) in bytes [default: 25 MiB].
+    #[arg(long, env = "ROSTER_MAX_MESSAGE_BYTES")]
+    max_message_bytes: Option<usize>,
+    /// No-reply sender patterns, comma-separated, replacing the built-in list (see docs/mail.md).
+    #[arg(long, env = "ROSTER_MAIL_NO_REPLY", value_name = "PATTERNS")]
+    no_reply: Option<String>,
+    /// Seconds an LMTP client may stay silent before it is disconnected [default: 300].
+    #[arg(long, env = "ROSTER_LMTP_TIMEOUT_SECS")]
+    lmtp_timeout_secs: Option<u64>,
     /// Database connections, and so requests served at once [default: 4].
     #[arg(long, env = "ROSTER_DB_CONNECTIONS")]
     db_connections: Option<usize>,
@@ -61,6 +70,9 @@ pub fn serve(args: ServeArgs, database: Option<String>) -> Result<i32> {
         data_dir: args.data_dir,
         lmtp: args.lmtp,
         max_upload_bytes: args.max_upload_bytes,
+        max_message_bytes: args.max_message_bytes,
+        no_reply: args.no_reply,
+        lmtp_timeout_secs: args.lmtp_timeout_secs,
         db_connections: args.db_connections,
         log_format: args.log_format,
         cookie_secure: args.cookie_secure,

@@ -19,6 +19,13 @@ pub struct Settings {
     pub lmtp: Option<String>,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: Option<u64>,
+    /// Largest accepted email (LMTP and the API), in bytes.
+    pub max_message_bytes: Option<usize>,
+    /// No-reply sender patterns, comma-separated (`*` wildcard); they
+    /// replace the built-in list.
+    pub no_reply: Option<String>,
+    /// Seconds an LMTP client may stay silent before it is disconnected.
+    pub lmtp_timeout_secs: Option<u64>,
     /// Database connections (and so concurrent request jobs).
     pub db_connections: Option<usize>,
     /// `text` or `json`.
@@ -64,6 +71,9 @@ impl Settings {
             data_dir: self.data_dir.or(lower.data_dir),
             lmtp: self.lmtp.or(lower.lmtp),
             max_upload_bytes: self.max_upload_bytes.or(lower.max_upload_bytes),
+            max_message_bytes: self.max_message_bytes.or(lower.max_message_bytes),
+            no_reply: self.no_reply.or(lower.no_reply),
+            lmtp_timeout_secs: self.lmtp_timeout_secs.or(lower.lmtp_timeout_secs),
             db_connections: self.db_connections.or(lower.db_connections),
             log_format: self.log_format.or(lower.log_format),
             cookie_secure: self.cookie_secure.or(lower.cookie_secure),
@@ -88,6 +98,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub lmtp: Option<String>,
     pub max_upload_bytes: u64,
+    /// How mail is captured: the message size limit, no-reply patterns.
+    pub mail: roster_mail::Settings,
+    /// Seconds an LMTP client may stay silent.
+    pub lmtp_timeout_secs: u64,
     pub db_connections: usize,
     pub log_json: bool,
     pub cookie_secure: bool,
@@ -120,6 +134,27 @@ impl Config {
                 "db_connections is {db_connections}; use a number from 1 to 256"
             ));
         }
+        let max_message_bytes = s
+            .max_message_bytes
+            .unwrap_or(roster_mail::DEFAULT_MAX_MESSAGE_BYTES);
+        if max_message_bytes == 0 {
+            return Err("max_message_bytes is 0; use a number of bytes, e.g. 26214400".into());
+        }
+        let lmtp_timeout_secs = s.lmtp_timeout_secs.unwrap_or(300);
+        if lmtp_timeout_secs == 0 {
+            return Err("lmtp_timeout_secs is 0; use a number of seconds, e.g. 300".into());
+        }
+        let mail = roster_mail::Settings {
+            limits: roster_mail::Limits {
+                max_message_bytes,
+                ..roster_mail::Limits::default()
+            },
+            no_reply: s
+                .no_reply
+                .as_deref()
+                .map(roster_mail::NoReply::parse_list)
+                .unwrap_or_default(),
+        };
         let window = s.signin_window_secs.unwrap_or(15 * 60);
         if window == 0 {
             return Err("signin_window_secs is 0; use a number of seconds, e.g. 900".into());
@@ -132,6 +167,8 @@ impl Config {
             data_dir: s.data_dir.unwrap_or_else(|| PathBuf::from("roster-data")),
             lmtp: s.lmtp,
             max_upload_bytes: s.max_upload_bytes.unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
+            mail,
+            lmtp_timeout_secs,
             db_connections,
             log_json,
             cookie_secure: s.cookie_secure.unwrap_or(false),

@@ -134,6 +134,9 @@ async fn run(config: Config) -> Result<(), ServeError> {
     let setup = api::setup::offer(&state)
         .await
         .map_err(|e| ServeError::Io(e.message))?;
+    if let Some(lmtp) = &config.lmtp {
+        start_lmtp(lmtp, &config, state.shutdown()).await?;
+    }
     let app = app(state);
     {
         use std::io::Write;
@@ -165,6 +168,51 @@ async fn run(config: Config) -> Result<(), ServeError> {
     .await
     .map_err(|e| ServeError::Io(format!("the server failed: {e}")))?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the LMTP listener (`--lmtp ADDR`) with a connection pool of its
+/// own, and prints `roster LMTP listening on ADDR` on standard output. It
+/// stops accepting when the server is asked to stop.
+async fn start_lmtp(
+    addr: &str,
+    config: &Config,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        ServeError::Io(format!(
+            "cannot listen for LMTP on {addr}: {e}; choose another address with --lmtp"
+        ))
+    })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| ServeError::Io(format!("cannot read the LMTP address: {e}")))?;
+    let pool = std::sync::Arc::new(roster_mail::StorePool::for_url(
+        &config.database,
+        config.db_connections,
+    ));
+    let timeout = std::time::Duration::from_secs(config.lmtp_timeout_secs);
+    let lmtp = std::sync::Arc::new(roster_mail::lmtp::Config {
+        hostname: "roster".into(),
+        settings: config.mail.clone(),
+        command_timeout: timeout,
+        data_timeout: timeout,
+        ..roster_mail::lmtp::Config::default()
+    });
+    tokio::spawn(roster_mail::lmtp::serve(listener, pool, lmtp, async move {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                return;
+            }
+        }
+    }));
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "roster LMTP listening on {bound}");
+        let _ = out.flush();
+    }
+    tracing::info!(%bound, "LMTP listening");
     Ok(())
 }
 

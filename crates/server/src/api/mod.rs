@@ -10,6 +10,7 @@ use crate::state::AppState;
 
 pub mod health;
 pub mod preview;
+pub mod mailboxes;
 pub mod session;
 pub mod setup;
 
@@ -17,6 +18,7 @@ pub mod setup;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(health::routes())
+        .merge(mailboxes::routes())
         .merge(session::routes())
         .merge(setup::routes())
         .merge(preview::routes())
@@ -26,6 +28,7 @@ pub fn routes() -> Router<AppState> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = Doc::openapi();
     doc.merge(health::Doc::openapi());
+    doc.merge(mailboxes::Doc::openapi());
     doc.merge(session::Doc::openapi());
     doc.merge(setup::Doc::openapi());
     doc.merge(preview::Doc::openapi());
