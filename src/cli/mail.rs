@@ -173,7 +173,9 @@ pub(crate) fn deliver(database: &str, cmd: MailCommand) -> i32 {
     let raw = match read_message(max_message_bytes) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot read the message from standard input ({e}); the MTA will try again");
+            eprintln!(
+                "error: cannot read the message from standard input ({e}); the MTA will try again"
+            );
             return EX_TEMPFAIL;
         }
     };
@@ -208,17 +210,15 @@ pub(crate) fn deliver(database: &str, cmd: MailCommand) -> i32 {
             return EX_TEMPFAIL;
         }
     };
-    match roster_mail::capture(
-        store.as_mut(),
-        &mailbox,
-        &raw,
-        sender.as_deref(),
-        &settings,
-    ) {
+    match roster_mail::capture(store.as_mut(), &mailbox, &raw, sender.as_deref(), &settings) {
         Ok(outcome) => {
             let mut out = std::io::stdout().lock();
             let printed = if json {
-                writeln!(out, "{}", serde_json::to_string(&outcome).unwrap_or_default())
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&outcome).unwrap_or_default()
+                )
             } else {
                 let what = if outcome.duplicate {
                     "already captured".to_string()

@@ -104,7 +104,9 @@ impl NoReply {
     /// The first pattern `address` matches.
     pub fn matching(&self, address: &str) -> Option<&str> {
         let address = address.to_lowercase();
-        let local = address.rsplit_once('@').map_or(address.as_str(), |(l, _)| l);
+        let local = address
+            .rsplit_once('@')
+            .map_or(address.as_str(), |(l, _)| l);
         self.patterns
             .iter()
             .find(|p| {
@@ -277,7 +279,11 @@ pub fn plan(
         let email = match normalize_email(&o.address) {
             Ok(e) => e,
             Err(e) => {
-                skip(&mut outcome, &o.address, format!("not a valid address: {e}"));
+                skip(
+                    &mut outcome,
+                    &o.address,
+                    format!("not a valid address: {e}"),
+                );
                 continue;
             }
         };
@@ -331,7 +337,11 @@ pub fn capture(
 }
 
 /// Records a [`plan`] in the store.
-pub fn record(store: &mut dyn Mail, mailbox: &Mailbox, plan: Plan) -> Result<Outcome, CaptureError> {
+pub fn record(
+    store: &mut dyn Mail,
+    mailbox: &Mailbox,
+    plan: Plan,
+) -> Result<Outcome, CaptureError> {
     let mut outcome = plan.outcome;
     if outcome.machine.is_some() {
         return Ok(outcome);

@@ -206,7 +206,11 @@ async fn session(
         .await;
         match read {
             Err(_) => {
-                reply(&mut w, &format!("421 4.4.2 {host} no command for too long; closing the connection")).await?;
+                reply(
+                    &mut w,
+                    &format!("421 4.4.2 {host} no command for too long; closing the connection"),
+                )
+                .await?;
                 return w.flush().await;
             }
             Ok(Err(e)) => return Err(e),
@@ -244,7 +248,11 @@ async fn session(
                     }
                     "HELO" | "EHLO" => {
                         errors += 1;
-                        reply(&mut w, "500 5.5.1 this is an LMTP server; greet it with LHLO").await?;
+                        reply(
+                            &mut w,
+                            "500 5.5.1 this is an LMTP server; greet it with LHLO",
+                        )
+                        .await?;
                     }
                     "MAIL" => {
                         if !greeted {
@@ -252,22 +260,32 @@ async fn session(
                             reply(&mut w, "503 5.5.1 send LHLO first").await?;
                         } else if tx.is_some() {
                             errors += 1;
-                            reply(&mut w, "503 5.5.1 a message is already started; send RSET to start over").await?;
+                            reply(
+                                &mut w,
+                                "503 5.5.1 a message is already started; send RSET to start over",
+                            )
+                            .await?;
                         } else {
                             match path_and_params(arg, "FROM:") {
                                 None => {
                                     errors += 1;
-                                    reply(&mut w, "501 5.5.4 write it as MAIL FROM:<address>").await?;
+                                    reply(&mut w, "501 5.5.4 write it as MAIL FROM:<address>")
+                                        .await?;
                                 }
                                 Some((sender, params)) => {
                                     let size = params.split_whitespace().find_map(|p| {
                                         let (k, v) = p.split_once('=')?;
-                                        k.eq_ignore_ascii_case("SIZE").then(|| v.parse::<u64>().ok())
+                                        k.eq_ignore_ascii_case("SIZE")
+                                            .then(|| v.parse::<u64>().ok())
                                     });
                                     match size {
                                         Some(None) => {
                                             errors += 1;
-                                            reply(&mut w, "501 5.5.4 SIZE must be a number of bytes").await?;
+                                            reply(
+                                                &mut w,
+                                                "501 5.5.4 SIZE must be a number of bytes",
+                                            )
+                                            .await?;
                                         }
                                         Some(Some(n)) if n > max_size as u64 => {
                                             reply(&mut w, &format!("552 5.3.4 the message is larger than {max_size} bytes (the message size limit)")).await?;
@@ -300,7 +318,14 @@ async fn session(
                             continue;
                         }
                         let Ok(normalized) = normalize_email(&address) else {
-                            reply(&mut w, &format!("550 5.1.1 <{}> is not a mailbox of this server", clip(&address, 100))).await?;
+                            reply(
+                                &mut w,
+                                &format!(
+                                    "550 5.1.1 <{}> is not a mailbox of this server",
+                                    clip(&address, 100)
+                                ),
+                            )
+                            .await?;
                             continue;
                         };
                         // Answer the lookup before reading on: pipelined
@@ -318,10 +343,21 @@ async fn session(
                                 reply(&mut w, "250 2.1.5 recipient OK").await?;
                             }
                             Ok(None) => {
-                                reply(&mut w, &format!("550 5.1.1 <{}> is not a mailbox of this server", clip(&address, 100))).await?;
+                                reply(
+                                    &mut w,
+                                    &format!(
+                                        "550 5.1.1 <{}> is not a mailbox of this server",
+                                        clip(&address, 100)
+                                    ),
+                                )
+                                .await?;
                             }
                             Err(_) => {
-                                reply(&mut w, "451 4.3.0 the database is unavailable; try again later").await?;
+                                reply(
+                                    &mut w,
+                                    "451 4.3.0 the database is unavailable; try again later",
+                                )
+                                .await?;
                             }
                         }
                     }
@@ -336,9 +372,20 @@ async fn session(
                             reply(&mut w, "503 5.5.1 no valid recipients").await?;
                             continue;
                         }
-                        reply(&mut w, "354 send the message, end with a line holding a single dot").await?;
+                        reply(
+                            &mut w,
+                            "354 send the message, end with a line holding a single dot",
+                        )
+                        .await?;
                         w.flush().await?;
-                        let message = match read_message(&mut r, &mut line, max_size, config.data_timeout).await? {
+                        let message = match read_message(
+                            &mut r,
+                            &mut line,
+                            max_size,
+                            config.data_timeout,
+                        )
+                        .await?
+                        {
                             Data::Message(m) => Some(m),
                             Data::TooLarge => None,
                             Data::Eof => return Ok(()),
@@ -364,7 +411,11 @@ async fn session(
                     "HELP" => reply(&mut w, "214 2.0.0 LHLO MAIL RCPT DATA RSET NOOP QUIT").await?,
                     _ => {
                         errors += 1;
-                        reply(&mut w, &format!("500 5.5.2 unknown command '{}'", clip(&verb, 20))).await?;
+                        reply(
+                            &mut w,
+                            &format!("500 5.5.2 unknown command '{}'", clip(&verb, 20)),
+                        )
+                        .await?;
                     }
                 }
             }
@@ -440,7 +491,9 @@ async fn deliver(
         return t
             .recipients
             .iter()
-            .map(|_| format!("552 5.3.4 the message is larger than {max} bytes (the message size limit)"))
+            .map(|_| {
+                format!("552 5.3.4 the message is larger than {max} bytes (the message size limit)")
+            })
             .collect();
     };
     let message = Arc::new(message);
@@ -455,15 +508,7 @@ async fn deliver(
         let mailbox = rcpt.mailbox.clone();
         let sender = t.sender.clone();
         let result = tokio::task::spawn_blocking(move || {
-            pool.run(|s| {
-                capture(
-                    s,
-                    &mailbox,
-                    &message,
-                    sender.as_deref(),
-                    &config.settings,
-                )
-            })
+            pool.run(|s| capture(s, &mailbox, &message, sender.as_deref(), &config.settings))
         })
         .await
         .unwrap_or_else(|_| {
@@ -490,7 +535,9 @@ async fn deliver(
                     o.captured, o.skipped
                 ),
                 Some(Err(CaptureError::Message(MessageError::TooLarge(_)))) => {
-                    format!("552 5.3.4 the message is larger than {max} bytes (the message size limit)")
+                    format!(
+                        "552 5.3.4 the message is larger than {max} bytes (the message size limit)"
+                    )
                 }
                 Some(Err(CaptureError::Message(e))) => {
                     format!("554 5.6.0 <{who}> {}", clip(&e.to_string(), 200))
@@ -516,10 +563,7 @@ mod tests {
             path_and_params("FROM:<a@b.c> SIZE=10", "FROM:"),
             Some(("a@b.c".into(), " SIZE=10"))
         );
-        assert_eq!(
-            path_and_params("from: <>", "FROM:"),
-            Some(("".into(), ""))
-        );
+        assert_eq!(path_and_params("from: <>", "FROM:"), Some(("".into(), "")));
         assert_eq!(
             path_and_params("TO:<@x.org,@y.org:u@d.org>", "TO:"),
             Some(("u@d.org".into(), ""))
@@ -532,12 +576,24 @@ mod tests {
         let data: &[u8] = b"short\r\nthis one is far too long\r\nnext\n";
         let mut r = BufReader::with_capacity(4, data);
         let mut buf = Vec::new();
-        assert!(matches!(read_line(&mut r, &mut buf, 10).await.unwrap(), Line::Full));
+        assert!(matches!(
+            read_line(&mut r, &mut buf, 10).await.unwrap(),
+            Line::Full
+        ));
         assert_eq!(buf, b"short\r\n");
-        assert!(matches!(read_line(&mut r, &mut buf, 10).await.unwrap(), Line::TooLong));
-        assert!(matches!(read_line(&mut r, &mut buf, 10).await.unwrap(), Line::Full));
+        assert!(matches!(
+            read_line(&mut r, &mut buf, 10).await.unwrap(),
+            Line::TooLong
+        ));
+        assert!(matches!(
+            read_line(&mut r, &mut buf, 10).await.unwrap(),
+            Line::Full
+        ));
         assert_eq!(buf, b"next\n");
-        assert!(matches!(read_line(&mut r, &mut buf, 10).await.unwrap(), Line::Eof));
+        assert!(matches!(
+            read_line(&mut r, &mut buf, 10).await.unwrap(),
+            Line::Eof
+        ));
     }
 
     #[tokio::test]
@@ -545,13 +601,18 @@ mod tests {
         let data: &[u8] = b"A: b\r\n\r\n..leading dot\r\n.\r\nNOOP\r\n";
         let mut r = BufReader::new(data);
         let mut line = Vec::new();
-        match read_message(&mut r, &mut line, 1000, Duration::from_secs(5)).await.unwrap() {
+        match read_message(&mut r, &mut line, 1000, Duration::from_secs(5))
+            .await
+            .unwrap()
+        {
             Data::Message(m) => assert_eq!(m, b"A: b\r\n\r\n.leading dot\r\n"),
             _ => panic!("expected a message"),
         }
         let mut r = BufReader::new(data);
         assert!(matches!(
-            read_message(&mut r, &mut line, 10, Duration::from_secs(5)).await.unwrap(),
+            read_message(&mut r, &mut line, 10, Duration::from_secs(5))
+                .await
+                .unwrap(),
             Data::TooLarge
         ));
     }

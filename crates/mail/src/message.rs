@@ -97,8 +97,15 @@ fn check_limits(headers: &[u8], limits: &Limits) -> Result<(), MessageError> {
     Ok(())
 }
 
+/// Parses only the fields capture reads; the others stay raw.
 fn parser() -> MessageParser {
     MessageParser::new()
+        .header_address(HeaderName::From)
+        .header_address(HeaderName::ReplyTo)
+        .header_address(HeaderName::To)
+        .header_address(HeaderName::Cc)
+        .header_id(HeaderName::MessageId)
+        .header_content_type(HeaderName::ContentType)
         .header_text("X-Autoreply")
         .header_text("X-Autorespond")
         .header_text("Precedence")
@@ -139,16 +146,17 @@ pub fn analyse(raw: &[u8], limits: &Limits, no_reply: &NoReply) -> Result<Analys
     if fields.is_empty() {
         return Err(MessageError::Unparsable("it has no header fields"));
     }
-    if fields.iter().all(|h| matches!(h.name, HeaderName::Other(_))) {
+    if fields
+        .iter()
+        .all(|h| matches!(h.name, HeaderName::Other(_)))
+    {
         return Err(MessageError::Unparsable(
             "it has none of the header fields of an email (From, To, Date, Message-ID…)",
         ));
     }
 
     let message_id = match message.message_id() {
-        Some(id)
-            if !id.is_empty() && id.len() <= 250 && !id.chars().any(|c| c.is_control()) =>
-        {
+        Some(id) if !id.is_empty() && id.len() <= 250 && !id.chars().any(|c| c.is_control()) => {
             id.to_string()
         }
         Some(id) if !id.is_empty() => sha256_hex(id.as_bytes()),

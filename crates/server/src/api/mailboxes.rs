@@ -94,7 +94,10 @@ pub struct Captured {
     responses(
         (status = 200, description = "The mailboxes, by id", body = [MailboxBody]),
         (status = 403, description = "Not an admin", body = ErrorBody)))]
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Vec<MailboxBody>>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<axum::Json<Vec<MailboxBody>>> {
     caller.require_admin()?;
     let all = state.db(|s| Ok(s.mailboxes()?)).await?;
     Ok(axum::Json(all.into_iter().map(MailboxBody::from).collect()))
@@ -142,7 +145,11 @@ async fn add(
     responses(
         (status = 204, description = "Removed"),
         (status = 404, description = "No such mailbox", body = ErrorBody)))]
-async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     state.db(move |s| Ok(s.remove_mailbox(id)?)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -196,13 +203,13 @@ async fn receive(
     {
         return Err(too_large());
     }
-    let raw = axum::body::to_bytes(body, max).await.map_err(|_| too_large())?;
+    let raw = axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| too_large())?;
     let outcome = state
         .db(move |s| {
             let mailbox = s.mailbox_by_id(id)?.ok_or_else(|| {
-                ApiError::not_found(format!(
-                    "there is no mailbox {id}; see GET /api/mailboxes"
-                ))
+                ApiError::not_found(format!("there is no mailbox {id}; see GET /api/mailboxes"))
             })?;
             roster_mail::capture(s, &mailbox, &raw, None, &settings).map_err(|e| match e {
                 CaptureError::Message(MessageError::TooLarge(_)) => too_large(),

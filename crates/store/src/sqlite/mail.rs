@@ -93,24 +93,23 @@ impl Mail for SqliteStore {
         let id = tx.last_insert_rowid();
         let all = std::iter::once((&m.address, false)).chain(m.aliases.iter().map(|a| (a, true)));
         for (address, is_alias) in all {
-            match tx.execute(
-                "INSERT INTO mailbox_addresses (address, mailbox_id, is_alias) VALUES (?1, ?2, ?3)",
-                params![address, id, is_alias],
-            ) {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    let owner: String = tx
-                        .query_row(
-                            "SELECT m.name FROM mailbox_addresses a JOIN mailboxes m ON m.id = a.mailbox_id WHERE a.address = ?1",
-                            [address],
-                            |r| r.get(0),
-                        )
-                        .unwrap_or_else(|_| m.name.clone());
-                    return Err(StoreError::Conflict(format!(
-                        "the address '{address}' already belongs to mailbox '{owner}'; an address can route to one mailbox only"
-                    )));
-                }
-                Err(e) => return Err(db("adding a mailbox")(e)),
+            let inserted = tx
+                .execute(
+                    "INSERT INTO mailbox_addresses (address, mailbox_id, is_alias) VALUES (?1, ?2, ?3) ON CONFLICT (address) DO NOTHING",
+                    params![address, id, is_alias],
+                )
+                .map_err(db("adding a mailbox"))?;
+            if inserted == 0 {
+                let owner: String = tx
+                    .query_row(
+                        "SELECT m.name FROM mailbox_addresses a JOIN mailboxes m ON m.id = a.mailbox_id WHERE a.address = ?1",
+                        [address],
+                        |r| r.get(0),
+                    )
+                    .unwrap_or_else(|_| m.name.clone());
+                return Err(StoreError::Conflict(format!(
+                    "the address '{address}' already belongs to mailbox '{owner}'; an address can route to one mailbox only"
+                )));
             }
         }
         tx.commit().map_err(db("adding a mailbox"))?;
