@@ -9,8 +9,8 @@ use utoipa::OpenApi;
 use crate::state::AppState;
 
 pub mod health;
-pub mod preview;
 pub mod mailboxes;
+pub mod preview;
 pub mod session;
 pub mod setup;
 
