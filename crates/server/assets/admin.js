@@ -1,6 +1,6 @@
 // Users, labels, companies, custom fields and mailboxes. Every form posts
 // to the API and shows its sentence next to the field it names.
-import { h, mount, field, setFieldError, notice, table, fmtTime } from './dom.js';
+import { h, mount, field, setFieldError, notice, table } from './dom.js';
 import { ApiError, get, post, patch, del, errorField } from './api.js';
 import { alive, currentSeq, isAdmin, state } from './app.js';
 
@@ -164,17 +164,22 @@ export async function mailboxesPage(main, flash) {
     name: h('input', { type: 'text', autocomplete: 'off' }),
     address: h('input', { type: 'email', autocomplete: 'off' }),
     aliases: h('input', { type: 'text', autocomplete: 'off' }),
+    capture: h('select',
+      h('option', { value: 'all' }, 'Everyone on the message (From, Reply-To, To, Cc)'),
+      h('option', { value: 'senders' }, 'Senders only (From, Reply-To)')),
   };
   const fields = {
     name: field('Name', inputs.name, { name: 'name' }),
     address: field('Address', inputs.address, { name: 'address', hint: 'Mail to this address creates contacts from its senders and recipients.' }),
     aliases: field('Aliases', inputs.aliases, { name: 'aliases', hint: 'Other addresses of this mailbox, comma-separated.' }),
+    capture: field('Who becomes a contact', inputs.capture, { name: 'capture', hint: 'The mailbox’s own addresses and your team’s are never stored.' }),
   };
   const form = apiForm({
     title: 'Add a mailbox', button: 'Add the mailbox', fields,
     submit: () => post('/api/mailboxes', {
       name: inputs.name.value.trim(), address: inputs.address.value.trim(),
       aliases: inputs.aliases.value.split(',').map((s) => s.trim()).filter(Boolean),
+      capture: inputs.capture.value,
     }),
     onDone: (x) => mailboxesPage(main, `The mailbox “${(x && x.name) || inputs.name.value.trim()}” was added.`),
   });
@@ -185,8 +190,8 @@ export async function mailboxesPage(main, flash) {
     } catch (e) { mount(status, notice('error', e.message)); }
   };
   mount(main, h('h1', 'Mailboxes'), status,
-    items.length ? table('Mailboxes', [{ title: 'Name' }, { title: 'Address' }, { title: 'Aliases' }, { title: 'Added' }, { title: 'Remove' }],
-      items.map((m) => [m.name, m.address, (m.aliases || []).join(', ') || '—', fmtTime(m.created_at),
+    items.length ? table('Mailboxes', [{ title: 'Name' }, { title: 'Address' }, { title: 'Aliases' }, { title: 'Captures' }, { title: 'Remove' }],
+      items.map((m) => [m.name, m.address, (m.aliases || []).join(', ') || '—', m.capture === 'senders' ? 'senders only' : 'everyone on the message',
         h('button.secondary', { type: 'button', 'aria-label': `Remove the mailbox ${m.name}`, onclick: () => remove(m) }, 'Remove')]))
       : h('p.muted', 'No mailboxes yet. Contacts are captured from mail delivered to a mailbox.'),
     form);

@@ -49,6 +49,7 @@ function importQuery(extra = {}) {
   }
   return qs({
     kind: wiz.kind,
+    name: wiz.file.name,
     map: maps,
     ignore_unknown_columns: ignored,
     create_labels: wiz.kind === 'contacts' && o.create_labels,
@@ -416,9 +417,16 @@ export async function historyPage(main, flash) {
       if (alive(seq)) await historyPage(main, `Import #${j.id} was undone.`);
     } catch (e) {
       if (e instanceof ApiError && e.status === 409) {
-        const list = e.body.conflicts || e.body.records || e.body.details || [];
+        let list = e.body.conflicts || [];
+        let text = e.message;
+        // "…: 2 contacts were changed after it: a@x (edited), b@y (import 7); add force=true …"
+        const m = /^(.*?changed after it):\s*(.*?);\s*add force=true.*$/s.exec(e.message);
+        if (!list.length && m) {
+          text = `${m[1]}:`;
+          list = m[2].split(/(?<=\)),\s+/);
+        }
         mount(status, notice('warn',
-          h('p', e.message),
+          h('p', text),
           list.length ? h('ul', list.slice(0, 50).map((c) => h('li', typeof c === 'string' ? c : [c.email, c.reason || c.message].filter(Boolean).join(': ')))) : null,
           list.length > 50 ? h('p', `… and ${fmtNumber(list.length - 50)} more.`) : null,
           h('p', 'Undoing anyway puts back the values from before this import and overwrites those later changes.'),

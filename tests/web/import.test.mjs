@@ -1,11 +1,13 @@
-// The web UI end to end: a real `roster serve`, Debian's chromium.
-// Run by `node --test` from scripts/test after the cargo tests.
+// Importing in the browser: an Outlook export that needs mapping, the
+// suggested mapping, a dry run, the import with its live progress (through a
+// reload), the result, the rejected rows, the downloads, and undo from the
+// history. A real `roster serve`, Debian's chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ADMIN, AGENT, newDatabase, startServer, launch, newPage, signIn, axe, screenshot, apiClient, cli,
+  ADMIN, newDatabase, startServer, launch, newPage, signIn, axe, screenshot, apiClient, cli,
 } from './harness.mjs';
 
 // An Outlook "Comma Separated Values" export: its header needs mapping.
@@ -162,9 +164,11 @@ test('undo the import from history: the conflict list, then force after asking',
   await row.getByText('outlook-contacts.csv').waitFor();
   await row.getByText('admin@example.com').waitFor();
   await check(page, '12-history');
+  // Someone edits an imported contact afterwards: undo asks before overwriting it.
+  const p7 = (await api('GET', '/api/contacts?q=person7%40example')).json.items[0];
+  assert.equal((await api('PATCH', `/api/contacts/${p7.id}`, { first_name: 'Edited later' })).status, 200);
   await row.getByRole('button', { name: `Undo import #${importId}` }).click();
-  // person7 was edited after the import: undo asks before overwriting it.
-  await page.getByText('person7@example.com').waitFor();
+  await page.getByRole('listitem').filter({ hasText: 'person7@example.com' }).waitFor();
   await check(page, '13-undo-conflict');
   await page.getByRole('button', { name: `Undo #${importId} anyway` }).click();
   await page.getByText(`Import #${importId} was undone.`).waitFor();
