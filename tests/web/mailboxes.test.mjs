@@ -31,7 +31,7 @@ test('add a mailbox with an alias, see it listed, remove it; agents are refused'
   await page.getByRole('button', { name: 'Add the mailbox' }).click();
   await page.getByText('The mailbox “support” was added.').waitFor();
   const row = page.getByRole('row').filter({ hasText: 'support@example.com' });
-  await row.getByText('help@example.com, hello@example.com').waitFor();
+  await row.getByText('hello@example.com, help@example.com').waitFor();
   await row.getByText('senders only').waitFor();
   await screenshot(page, '18-mailboxes');
   assert.deepEqual(await axe(page), []);
