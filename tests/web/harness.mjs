@@ -61,11 +61,11 @@ export function newDatabase({ admin = true } = {}) {
   return { dir, db };
 }
 
-/** Starts `roster serve`; resolves once /api/health answers. */
-export async function startServer({ dir, db }, port) {
+/** Starts `roster serve` (on `port`, or a free one; `env` adds variables); resolves once /api/health answers. */
+export async function startServer({ dir, db }, { port, env = {} } = {}) {
   port = port || await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(binary(), ['--database', db, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data')], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary(), ['--database', db, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data')], { env: { ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });

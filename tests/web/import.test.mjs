@@ -179,6 +179,38 @@ test('undo the import from history: the conflict list, then force after asking',
   await page.context().close();
 });
 
+test('the progress page rides out a server restart: the import resumes and finishes', async () => {
+  // A second server on the same database and port, whose worker stops after
+  // two committed batches (a test hook): a deterministic "mid-import".
+  await server.stop();
+  const port = server.port;
+  server = await startServer(db, { port, env: { ROSTER_TEST_PAUSE_AFTER_BATCHES: '2', ROSTER_TEST_PAUSE_SECS: '3600', ROSTER_JOB_LEASE_SECS: '2' } });
+  const maps = ['E-mail Address=email', 'First Name=first_name', 'Last Name=last_name'].map((m) => `map=${encodeURIComponent(m)}`).join('&');
+  const up = await api('POST', `/api/imports?kind=contacts&name=again.csv&${maps}&ignore_unknown_columns=true`, readFileSync(csvPath, 'utf8'));
+  assert.equal(up.status, 202, up.text);
+  const id = up.json.id;
+  const page = await newPage(browser, server.base);
+  await signIn(page, ADMIN);
+  await page.goto(`/imports/${id}`);
+  const percent = async () => Number((await page.getByTestId('percent').textContent()).replace(/[^0-9]/g, ''));
+  await page.getByTestId('status').getByText('running').waitFor({ timeout: 60000 });
+  for (let i = 0; i < 100 && (await percent()) === 0; i++) await page.waitForTimeout(100);
+  const before = await percent();
+  assert.ok(before > 0 && before < 100, `paused mid-import at ${before} %`);
+
+  await server.stop('SIGKILL');
+  await page.getByText(/Lost contact with the server; retrying/).waitFor();
+  await screenshot(page, '07b-import-server-down');
+  server = await startServer(db, { port, env: { ROSTER_JOB_LEASE_SECS: '2' } });
+  await page.getByTestId('status').getByText('succeeded').waitFor({ timeout: 180000 });
+  assert.equal(await page.getByText(/Lost contact/).count(), 0, 'the notice goes once the server answers');
+  const job = (await api('GET', `/api/imports/${id}`)).json;
+  assert.equal(job.report.rows, ROWS + 3);
+  assert.equal(job.report.rejected, broken.length);
+  assert.equal(await page.locator('[data-count="rejected"] b').textContent(), broken.length.toLocaleString('en-US'));
+  await page.context().close();
+});
+
 test('no page error and no CSP violation on any page', () => {
   assert.deepEqual(problems, []);
 });
