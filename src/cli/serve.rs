@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Seconds an LMTP client may stay silent before it is disconnected [default: 300].
     #[arg(long, env = "ROSTER_LMTP_TIMEOUT_SECS")]
     lmtp_timeout_secs: Option<u64>,
+    /// Days an import's upload and result files are kept after it ends;
+    /// its record and counts stay [default: 30].
+    #[arg(long, env = "ROSTER_KEEP_IMPORT_FILES_DAYS")]
+    keep_import_files_days: Option<u64>,
     /// Database connections, and so requests served at once [default: 4].
     #[arg(long, env = "ROSTER_DB_CONNECTIONS")]
     db_connections: Option<usize>,
@@ -73,6 +77,7 @@ pub fn serve(args: ServeArgs, database: Option<String>) -> Result<i32> {
         max_message_bytes: args.max_message_bytes,
         no_reply: args.no_reply,
         lmtp_timeout_secs: args.lmtp_timeout_secs,
+        keep_import_files_days: args.keep_import_files_days,
         db_connections: args.db_connections,
         log_format: args.log_format,
         cookie_secure: args.cookie_secure,

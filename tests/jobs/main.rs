@@ -7,6 +7,11 @@
 #[allow(dead_code)]
 mod support;
 
+#[path = "../server/harness.rs"]
+#[allow(dead_code, unused_macros)]
+mod harness;
+
+mod http;
 mod worker;
 
 use std::path::Path;

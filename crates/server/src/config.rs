@@ -26,6 +26,8 @@ pub struct Settings {
     pub no_reply: Option<String>,
     /// Seconds an LMTP client may stay silent before it is disconnected.
     pub lmtp_timeout_secs: Option<u64>,
+    /// Days an import's upload and result files are kept after it ends.
+    pub keep_import_files_days: Option<u64>,
     /// Database connections (and so concurrent request jobs).
     pub db_connections: Option<usize>,
     /// `text` or `json`.
@@ -74,6 +76,7 @@ impl Settings {
             max_message_bytes: self.max_message_bytes.or(lower.max_message_bytes),
             no_reply: self.no_reply.or(lower.no_reply),
             lmtp_timeout_secs: self.lmtp_timeout_secs.or(lower.lmtp_timeout_secs),
+            keep_import_files_days: self.keep_import_files_days.or(lower.keep_import_files_days),
             db_connections: self.db_connections.or(lower.db_connections),
             log_format: self.log_format.or(lower.log_format),
             cookie_secure: self.cookie_secure.or(lower.cookie_secure),
@@ -102,6 +105,7 @@ pub struct Config {
     pub mail: roster_mail::Settings,
     /// Seconds an LMTP client may stay silent.
     pub lmtp_timeout_secs: u64,
+    pub keep_import_files_days: u64,
     pub db_connections: usize,
     pub log_json: bool,
     pub cookie_secure: bool,
@@ -169,6 +173,7 @@ impl Config {
             max_upload_bytes: s.max_upload_bytes.unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
             mail,
             lmtp_timeout_secs,
+            keep_import_files_days: s.keep_import_files_days.unwrap_or(30),
             db_connections,
             log_json,
             cookie_secure: s.cookie_secure.unwrap_or(false),

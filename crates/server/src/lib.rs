@@ -137,6 +137,16 @@ async fn run(config: Config) -> Result<(), ServeError> {
     if let Some(lmtp) = &config.lmtp {
         start_lmtp(lmtp, &config, state.shutdown()).await?;
     }
+    let worker = {
+        let jobs = jobs::WorkerConfig::new(
+            &config.database,
+            &config.data_dir,
+            std::time::Duration::from_secs(config.keep_import_files_days.saturating_mul(86_400)),
+        );
+        tokio::task::spawn_blocking(move || jobs::Worker::start(jobs))
+            .await
+            .map_err(|e| ServeError::Io(format!("start-up failed: {e}")))??
+    };
     let app = app(state);
     {
         use std::io::Write;
@@ -167,6 +177,8 @@ async fn run(config: Config) -> Result<(), ServeError> {
     })
     .await
     .map_err(|e| ServeError::Io(format!("the server failed: {e}")))?;
+    // The running import stops after its current batch and resumes later.
+    let _ = tokio::task::spawn_blocking(move || worker.stop()).await;
     tracing::info!("stopped");
     Ok(())
 }

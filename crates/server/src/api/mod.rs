@@ -9,6 +9,7 @@ use utoipa::OpenApi;
 use crate::state::AppState;
 
 pub mod health;
+pub mod imports;
 pub mod mailboxes;
 pub mod preview;
 pub mod session;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .merge(session::routes())
         .merge(setup::routes())
         .merge(preview::routes())
+        .merge(imports::routes())
 }
 
 /// The OpenAPI 3.1 document of every route (`GET /api/openapi.json`).
@@ -32,6 +34,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(session::Doc::openapi());
     doc.merge(setup::Doc::openapi());
     doc.merge(preview::Doc::openapi());
+    doc.merge(imports::Doc::openapi());
     doc
 }
 
