@@ -175,7 +175,12 @@ pub fn plan(
                             by: format!("--map auto: {}", suggestion.reason),
                         });
                     }
-                    (t.clone(), Origin::Auto(raw.clone()))
+                    let origin = if t == raw {
+                        Origin::Header
+                    } else {
+                        Origin::Auto(raw.clone())
+                    };
+                    (t.clone(), origin)
                 }
                 None => {
                     ignored.push(IgnoredColumn {
@@ -279,6 +284,11 @@ pub fn plan(
             .iter()
             .map(|(i, n)| {
                 let note = match &suggestions[*i] {
+                    // Renamed by a --map to a name that is not ours.
+                    _ if *n != header[*i] => match did_you_mean(n, standard, custom) {
+                        Some(d) => format!("; did you mean '{d}'?"),
+                        None => String::new(),
+                    },
                     s if s.to.is_some() => {
                         format!("; --map '{n}={}'", s.to.as_deref().unwrap_or(""))
                     }
@@ -568,6 +578,24 @@ mod tests {
         assert!(m.contains("pass --map auto"), "{m}");
         assert!(m.contains("and 30 more"), "{m}");
         assert!(!m.contains("Custom 40"), "{m}");
+        // A --map to a name that is not ours: a "did you mean", not the
+        // original column's suggestion.
+        let m = refusal(
+            "Email,Given Name",
+            &[("Given Name", "frist_name")],
+            false,
+            false,
+        );
+        assert!(
+            m.contains("'frist_name' (column 2; did you mean 'first_name'?)"),
+            "{m}"
+        );
+        // A column that is ours as written, and a --map onto it.
+        let m = refusal("email,Mail", &[("Mail", "email")], true, false);
+        assert!(
+            m.contains("(made by column 1 and by --map 'Mail=email' (column 2))"),
+            "{m}"
+        );
         // No --map auto hint when it would not find an email.
         let m = refusal("email_adress_typo,phone", &[], false, false);
         assert!(!m.contains("--map auto"), "{m}");
