@@ -51,9 +51,9 @@ pub struct Format {
 /// The exports `--map auto` recognises.
 pub const FORMATS: &[Format] = &[
     // Google Contacts, current layout: contacts.google.com → Export → "Google
-    // CSV". Header documented with the export (support.google.com/contacts,
-    // "Import contacts" and the CSV it expects) and reproduced verbatim in
-    // public fixtures of that export: First Name,Middle Name,Last Name,
+    // CSV". Source: the header as that export writes it, reproduced verbatim
+    // in public code and test fixtures that read or write it (Google's help
+    // pages describe the export, not its columns): First Name,Middle Name,Last Name,
     // Phonetic First Name,…,Nickname,File As,Organization Name,Organization
     // Title,Organization Department,Birthday,Notes,Photo,Labels,E-mail 1 -
     // Label,E-mail 1 - Value,E-mail 2 - Label,E-mail 2 - Value,Phone 1 -
@@ -74,7 +74,8 @@ pub const FORMATS: &[Format] = &[
         ],
     },
     // Google Contacts, legacy layout (the "Google CSV" of the old Contacts
-    // manager, still produced by many tools that write for Google): Name,
+    // manager, still produced by many tools that write for Google). Source:
+    // the header as reproduced verbatim in public code that writes it: Name,
     // Given Name,Additional Name,Family Name,Yomi Name,…,Notes,Group
     // Membership,E-mail 1 - Type,E-mail 1 - Value,E-mail 2 - Type,E-mail 2 -
     // Value,Phone 1 - Type,Phone 1 - Value,…,Organization 1 - Name,…
@@ -95,7 +96,8 @@ pub const FORMATS: &[Format] = &[
         ],
     },
     // Outlook desktop: File → Open & Export → Import/Export → Export to a
-    // file → Comma Separated Values (the wizard's field names): Title,First
+    // file → Comma Separated Values. Source: the wizard's header as
+    // reproduced verbatim in public code and fixtures: Title,First
     // Name,Middle Name,Last Name,Suffix,Company,Department,Job Title,Business
     // Street,…,E-mail Address,E-mail Type,E-mail Display Name,E-mail 2
     // Address,E-mail 2 Type,E-mail 2 Display Name,E-mail 3 Address,…
@@ -117,8 +119,9 @@ pub const FORMATS: &[Format] = &[
             ("Categories", Skip(TAGS)),
         ],
     },
-    // Outlook.com (outlook.live.com/people → Manage → Export contacts):
-    // First Name,Middle Name,Last Name,Title,Suffix,Nickname,Given Yomi,
+    // Outlook.com (outlook.live.com/people → Manage → Export contacts).
+    // Source: the header a public importer documents as "from
+    // outlook.live.com": First Name,Middle Name,Last Name,Title,Suffix,Nickname,Given Yomi,
     // Surname Yomi,E-mail Address,E-mail 2 Address,E-mail 3 Address,Home
     // Phone,…,Job Title,Department,Company,…,Categories,…
     Format {
@@ -133,10 +136,10 @@ pub const FORMATS: &[Format] = &[
             ("Categories", Skip(TAGS)),
         ],
     },
-    // HubSpot: Contacts → Export (knowledge.hubspot.com, "Export your
-    // records"): one column per property by its label, e.g. Record ID,First
-    // Name,Last Name,Email,Phone Number,Contact owner,Lead Status,Create
-    // Date,Associated Company,…
+    // HubSpot: Contacts → Export, one column per property by its label.
+    // Source: HubSpot contact exports reproduced in public test fixtures:
+    // Record ID,First Name,Last Name,Email,Phone Number,Lead Status,Create
+    // Date,Associated Company,Country/Region,Contact owner,…
     Format {
         name: "HubSpot",
         columns: &[
@@ -148,9 +151,9 @@ pub const FORMATS: &[Format] = &[
             ("Company Name", Skip(COMPANY_NAME)),
         ],
     },
-    // Mailchimp: Audience → Export audience (mailchimp.com/help, "View or
-    // export contacts"): the audience's merge fields by label, then Mailchimp's
-    // own: Email Address,First Name,Last Name,Address,Phone Number,Birthday,
+    // Mailchimp: Audience → Export audience: the audience's merge fields by
+    // label, then Mailchimp's own. Source: Mailchimp exports reproduced in
+    // many public fixtures: Email Address,First Name,Last Name,Address,Phone Number,Birthday,
     // MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,LATITUDE,
     // LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,LAST_CHANGED,LEID,EUID,
     // NOTES,TAGS
@@ -182,9 +185,11 @@ pub const FORMATS: &[Format] = &[
             ("tags", Skip(TAGS)),
         ],
     },
-    // Intercom people (intercom.com/help, "Import your user data into
-    // Intercom": email, user_id, name, signed-up date; the people export's
-    // columns: Name,Email,User ID,Phone,…,Company name,…,Tags).
+    // Intercom people. Source: intercom.com/help, "Import your user data
+    // into Intercom" (a CSV with email, `user_id` "lowercase with
+    // underscore", name and signed-up date); the title-case spellings
+    // (Name, Email, User ID, Company name, Tags) are how Intercom labels
+    // those attributes, assumed for its people export.
     Format {
         name: "Intercom",
         columns: &[
@@ -201,8 +206,8 @@ pub const FORMATS: &[Format] = &[
     },
     // Freshdesk contacts (support.freshdesk.com, article 203410 "Manage your
     // customer data schema": Full name, Title, Email, Work phone, Mobile
-    // phone, Twitter, Unique external ID, Company, Address, Tags, About; the
-    // contacts export labels the name column Name).
+    // phone, Twitter, Unique external ID, Company, Address, Tags, About;
+    // `Name` for the full name is assumed for the contacts export).
     Format {
         name: "Freshdesk",
         columns: &[
