@@ -140,6 +140,7 @@ fn ago(d: Duration) -> String {
 
 fn work(config: WorkerConfig, mut store: Box<dyn Store>, owner: String, stop: Arc<AtomicBool>) {
     let mut last_prune: Option<Instant> = None;
+    let mut last_settle: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             last_prune = Some(Instant::now());
@@ -149,8 +150,14 @@ fn work(config: WorkerConfig, mut store: Box<dyn Store>, owner: String, stop: Ar
                 Err(e) => tracing::warn!(error = %e, "cannot remove old import files"),
             }
         }
-        let claimed =
-            settle_running(store.as_mut(), config.lease).and_then(|()| store.claim_job(&owner));
+        // Looking for dead owners reads every running record: once a second.
+        let settled = if last_settle.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            last_settle = Some(Instant::now());
+            settle_running(store.as_mut(), config.lease)
+        } else {
+            Ok(())
+        };
+        let claimed = settled.and_then(|()| store.claim_job(&owner));
         match claimed {
             Ok(Some(job)) => {
                 let id = job.id;
