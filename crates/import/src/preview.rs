@@ -167,6 +167,13 @@ pub fn preview(
     }
     for (c, set) in columns.iter_mut().zip(new_labels) {
         c.unknown_labels = set.into_iter().collect();
+        // A password is never shown, not even as a sample.
+        let secret = matches!(c.suggested.as_deref(), Some("password" | "password_hash"))
+            || c.name.to_lowercase().contains("password");
+        if secret {
+            c.samples = c.samples.iter().map(|_| "••••••".to_string()).collect();
+            c.unknown_labels.clear();
+        }
     }
     Ok(Preview {
         encoding,
@@ -301,6 +308,21 @@ mod tests {
         assert_eq!(p.rows, 1);
         assert!(!p.complete);
         assert_eq!(p.columns[1].samples, ["Ann"]);
+    }
+
+    #[test]
+    fn passwords_are_never_shown() {
+        let p = run(
+            "email,password,Old Password\na@x.com,secret1,hunter22\n",
+            false,
+        );
+        assert_eq!(p.columns[1].samples, ["••••••"]);
+        assert_eq!(p.columns[2].samples, ["••••••"]);
+        assert_eq!(p.columns[1].filled, 1);
+        assert!(p.columns.iter().all(|c| c
+            .unknown_labels
+            .iter()
+            .all(|l| !l.contains("secret") && !l.contains("hunter"))));
     }
 
     #[test]
