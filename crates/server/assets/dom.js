@@ -117,7 +117,7 @@ export function table(caption, columns, rows, { stack = true } = {}) {
       caption ? h('caption.visually-hidden', caption) : null,
       h('thead', h('tr', columns.map((c) => h(`th${c.num ? '.num' : ''}`, { scope: 'col' }, c.title)))),
       h('tbody', rows.map((r) => h('tr', columns.map((c, i) =>
-        h(`td${c.num ? '.num' : ''}`, { 'data-label': c.title }, r[i]))))),
+        h(`td${c.num ? '.num' : ''}${c.nowrap ? '.nowrap' : ''}`, { 'data-label': c.title }, r[i]))))),
     ));
 }
 

@@ -299,6 +299,10 @@ function stepDryRun(render, seq) {
 
 // One import -----------------------------------------------------------------
 
+function isDry(j) {
+  return !!(j.options && (j.options.dry_run === true || j.options.dry_run === 'true'));
+}
+
 function fileName(j) {
   return j.file_name || j.filename || j.file || (j.options && j.options.file_name) || '—';
 }
@@ -371,11 +375,12 @@ export async function importJobPage(main, id) {
     const dl = (name, text) => h('a.button.secondary', { href: `/api/imports/${id}/${name}`, download: `import-${id}-${name}` }, text);
     mount(result,
       h('h2', 'Result'),
-      job.status === 'succeeded' ? notice(r && r.rejected ? 'warn' : 'ok', r && r.rejected ? `Finished: ${fmtNumber(r.rejected)} rows were rejected and not written; the others were imported.` : 'Finished: every row was imported.') : null,
+      job.status === 'succeeded' && isDry(job) ? notice('ok', 'A dry run: every row was checked and nothing was written. The counts say what importing the file would do.') : null,
+      job.status === 'succeeded' && !isDry(job) ? notice(r && r.rejected ? 'warn' : 'ok', r && r.rejected ? `Finished: ${fmtNumber(r.rejected)} rows were rejected and not written; the others were imported.` : 'Finished: every row was imported.') : null,
       job.status === 'cancelled' ? notice('warn', 'Cancelled. The batches committed before the cancel stay; the counts below say how many rows were written. Undo removes them.') : null,
       job.status === 'failed' ? notice('error', (r && r.message) || (job.error && (job.error.message || job.error)) || 'The import failed; nothing was written beyond the committed batches counted below.') : null,
       job.status === 'undone' ? notice('ok', 'This import was undone.') : null,
-      counts(r),
+      counts(r, { dry: isDry(job) }),
       h('div.actions', dl('errors.csv', 'Download errors.csv'), dl('outcomes.csv', 'Download outcomes.csv'), dl('rejects.csv', 'Download rejected rows (rejects.csv)')),
       r && r.rejected ? [h('h2', 'Rejected rows'), h('p.muted', 'Fix these rows in rejects.csv (it keeps the original header) and import it again.'), errorsTable(r, 100, 'Rejected rows')] : null);
   };
@@ -397,8 +402,8 @@ export async function historyPage(main, flash) {
   const status = h('div', { 'aria-live': 'polite' }, flash ? notice('ok', flash) : null);
   const rows = jobs.map((j) => {
     const r = j.report || {};
-    const undoable = j.status === 'succeeded' || j.status === 'cancelled' || j.status === 'failed';
-    const dry = j.options && (j.options.dry_run === true || j.options.dry_run === 'true');
+    const dry = isDry(j);
+    const undoable = j.kind === 'contacts' && !dry && ['succeeded', 'cancelled', 'failed', 'interrupted'].includes(j.status);
     return [
       h('a', { href: `/imports/${j.id}` }, `#${j.id}`),
       j.kind + (dry ? ' (dry run)' : ''),
@@ -406,8 +411,9 @@ export async function historyPage(main, flash) {
       who(j),
       fmtTime(j.created_at),
       h('span', { class: `status ${j.status}` }, j.status),
-      `${fmtNumber(r.rows)} rows · ${fmtNumber(r.created)} created · ${fmtNumber(r.updated)} updated · ${fmtNumber(r.rejected)} rejected`,
-      undoable && !dry ? h('button.secondary', { type: 'button', 'aria-label': `Undo import #${j.id}`, onclick: () => undo(j, false) }, 'Undo') : '',
+      j.report ? `${fmtNumber(r.rows)} rows · ${fmtNumber(r.created)} ${dry ? 'would be created' : 'created'} · ${fmtNumber(r.updated)} ${dry ? 'would be updated' : 'updated'} · ${fmtNumber(r.rejected)} rejected` : '—',
+      undoable ? h('button.secondary', { type: 'button', 'aria-label': `Undo import #${j.id}`, onclick: () => undo(j, false) }, 'Undo')
+        : h('span.muted', dry ? 'nothing was written' : (j.status === 'undone' ? 'undone' : '—')),
     ];
   });
   async function undo(j, force) {
@@ -443,6 +449,6 @@ export async function historyPage(main, flash) {
     h('div.actions', h('a.button', { href: '/import' }, 'New import')),
     status,
     jobs.length
-      ? table('Imports, newest first', [{ title: 'Import' }, { title: 'Kind' }, { title: 'File' }, { title: 'By' }, { title: 'When' }, { title: 'Status' }, { title: 'Counts' }, { title: 'Undo' }], rows)
+      ? table('Imports, newest first', [{ title: 'Import' }, { title: 'Kind' }, { title: 'File' }, { title: 'By' }, { title: 'When', nowrap: true }, { title: 'Status' }, { title: 'Counts' }, { title: 'Undo' }], rows)
       : h('p.muted', 'No import yet.'));
 }
