@@ -177,7 +177,7 @@ fn uploads_left(env: &Env, data: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-behaviour!(an_upload_imports_in_the_background_as_the_cli_does, |env| {
+behaviour!(upload_runs_as_the_cli_does, |env| {
     let body = fixture(1500);
     let csv = env.write("people.csv", &body);
     let (report, outcomes, rejects, export) = cli_reference(env.backend, &csv);
@@ -217,7 +217,7 @@ behaviour!(an_upload_imports_in_the_background_as_the_cli_does, |env| {
     );
 });
 
-behaviour!(a_multipart_upload_imports_its_file_field, |env| {
+behaviour!(multipart_upload_file_field, |env| {
     let token = admin(env);
     let node = Node::start(env, "data", &[], &[]);
     let c = node.client(&token);
@@ -262,7 +262,7 @@ behaviour!(a_multipart_upload_imports_its_file_field, |env| {
     );
 });
 
-behaviour!(an_upload_over_the_limit_is_413_and_nothing_is_kept, |env| {
+behaviour!(upload_over_limit_is_413, |env| {
     let token = admin(env);
     let node = Node::start(env, "data", &[], &["--max-upload-bytes", "1000"]);
     let c = node.client(&token);
@@ -296,7 +296,7 @@ behaviour!(an_upload_over_the_limit_is_413_and_nothing_is_kept, |env| {
     );
 });
 
-behaviour!(a_bad_option_is_400_naming_it_and_nothing_is_queued, |env| {
+behaviour!(bad_option_is_400_naming_it, |env| {
     let token = admin(env);
     let node = Node::start(env, "data", &[], &[]);
     let c = node.client(&token);
@@ -322,39 +322,36 @@ behaviour!(a_bad_option_is_400_naming_it_and_nothing_is_queued, |env| {
     assert_eq!(c.get("/api/imports").json(), serde_json::json!([]));
 });
 
-behaviour!(
-    cancel_stops_between_batches_and_keeps_what_committed,
-    |env| {
-        let token = admin(env);
-        let node = Node::start(
-            env,
-            "data",
-            &[("ROSTER_TEST_PAUSE_AFTER_BATCHES", "2")],
-            &[],
-        );
-        let c = node.client(&token);
-        let id = queue(&c, "kind=contacts&batch_size=100", fixture(1500).as_bytes());
-        wait(&c, id, "two batches committed", |j| {
-            j["report"]["rows"] == 200
-        });
-        let r = c.request("POST", &format!("/api/imports/{id}/cancel"), &[], None);
-        assert_eq!(r.status, 202, "{}", r.body);
-        let done = finished(&c, id);
-        assert_eq!(done["status"], "cancelled", "{done}");
-        let report = &done["report"];
-        assert_eq!(report["committed"], 200, "{report}");
-        assert_eq!(report["rows"], 200, "{report}");
-        assert!(
-            report["notes"].to_string().contains("cancelled"),
-            "{report}"
-        );
-        let stored = env.export("contacts").lines().count() as u64 - 1;
-        assert_eq!(stored, report["created"].as_u64().unwrap());
-        // Over: a second cancel is a conflict.
-        let r = c.request("POST", &format!("/api/imports/{id}/cancel"), &[], None);
-        assert_eq!(r.status, 409, "{}", r.body);
-    }
-);
+behaviour!(cancel_keeps_what_committed, |env| {
+    let token = admin(env);
+    let node = Node::start(
+        env,
+        "data",
+        &[("ROSTER_TEST_PAUSE_AFTER_BATCHES", "2")],
+        &[],
+    );
+    let c = node.client(&token);
+    let id = queue(&c, "kind=contacts&batch_size=100", fixture(1500).as_bytes());
+    wait(&c, id, "two batches committed", |j| {
+        j["report"]["rows"] == 200
+    });
+    let r = c.request("POST", &format!("/api/imports/{id}/cancel"), &[], None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let done = finished(&c, id);
+    assert_eq!(done["status"], "cancelled", "{done}");
+    let report = &done["report"];
+    assert_eq!(report["committed"], 200, "{report}");
+    assert_eq!(report["rows"], 200, "{report}");
+    assert!(
+        report["notes"].to_string().contains("cancelled"),
+        "{report}"
+    );
+    let stored = env.export("contacts").lines().count() as u64 - 1;
+    assert_eq!(stored, report["created"].as_u64().unwrap());
+    // Over: a second cancel is a conflict.
+    let r = c.request("POST", &format!("/api/imports/{id}/cancel"), &[], None);
+    assert_eq!(r.status, 409, "{}", r.body);
+});
 
 /// `(id, event, data)` of each event of a text/event-stream body.
 fn events(body: &str) -> Vec<(i64, String, Value)> {
@@ -375,63 +372,60 @@ fn events(body: &str) -> Vec<(i64, String, Value)> {
         .collect()
 }
 
-behaviour!(
-    events_stream_progress_with_increasing_ids_and_resume,
-    |env| {
-        let token = admin(env);
-        let node = Node::start(
-            env,
-            "data",
-            &[
-                ("ROSTER_TEST_PAUSE_AFTER_BATCHES", "3"),
-                ("ROSTER_TEST_PAUSE_SECS", "1.5"),
-            ],
-            &[],
-        );
-        let c = node.client(&token);
-        let id = queue(&c, "kind=contacts&batch_size=100", fixture(1500).as_bytes());
-        let r = c.get(&format!("/api/imports/{id}/events"));
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert!(r
-            .header("content-type")
-            .unwrap()
-            .starts_with("text/event-stream"));
-        let all = events(&r.body);
-        assert!(all.len() >= 2, "{}", r.body);
-        for w in all.windows(2) {
-            assert!(w[0].0 < w[1].0, "ids must increase: {}", r.body);
-        }
-        let (last_id, last_event, last) = all.last().unwrap().clone();
-        assert_eq!(last_event, "status");
-        assert_eq!(last["status"], "succeeded");
-        assert!(all[..all.len() - 1].iter().all(|e| e.1 == "progress"));
-        // Reconnecting after the first event: only later ones, same ending.
-        let first = all[0].0;
-        let again = c.request(
-            "GET",
-            &format!("/api/imports/{id}/events"),
-            &[("last-event-id", &first.to_string())],
-            None,
-        );
-        let rest = events(&again.body);
-        assert!(
-            !rest.is_empty() && rest.iter().all(|e| e.0 > first),
-            "{}",
-            again.body
-        );
-        assert_eq!(rest.last().unwrap().0, last_id);
-        // After the final event there is nothing more: the stream just ends.
-        let done = c.request(
-            "GET",
-            &format!("/api/imports/{id}/events"),
-            &[("last-event-id", &last_id.to_string())],
-            None,
-        );
-        assert!(events(&done.body).is_empty(), "{}", done.body);
+behaviour!(events_have_ids_and_resume, |env| {
+    let token = admin(env);
+    let node = Node::start(
+        env,
+        "data",
+        &[
+            ("ROSTER_TEST_PAUSE_AFTER_BATCHES", "3"),
+            ("ROSTER_TEST_PAUSE_SECS", "1.5"),
+        ],
+        &[],
+    );
+    let c = node.client(&token);
+    let id = queue(&c, "kind=contacts&batch_size=100", fixture(1500).as_bytes());
+    let r = c.get(&format!("/api/imports/{id}/events"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let all = events(&r.body);
+    assert!(all.len() >= 2, "{}", r.body);
+    for w in all.windows(2) {
+        assert!(w[0].0 < w[1].0, "ids must increase: {}", r.body);
     }
-);
+    let (last_id, last_event, last) = all.last().unwrap().clone();
+    assert_eq!(last_event, "status");
+    assert_eq!(last["status"], "succeeded");
+    assert!(all[..all.len() - 1].iter().all(|e| e.1 == "progress"));
+    // Reconnecting after the first event: only later ones, same ending.
+    let first = all[0].0;
+    let again = c.request(
+        "GET",
+        &format!("/api/imports/{id}/events"),
+        &[("last-event-id", &first.to_string())],
+        None,
+    );
+    let rest = events(&again.body);
+    assert!(
+        !rest.is_empty() && rest.iter().all(|e| e.0 > first),
+        "{}",
+        again.body
+    );
+    assert_eq!(rest.last().unwrap().0, last_id);
+    // After the final event there is nothing more: the stream just ends.
+    let done = c.request(
+        "GET",
+        &format!("/api/imports/{id}/events"),
+        &[("last-event-id", &last_id.to_string())],
+        None,
+    );
+    assert!(events(&done.body).is_empty(), "{}", done.body);
+});
 
-behaviour!(a_killed_server_resumes_its_import_after_a_restart, |env| {
+behaviour!(killed_server_resumes_import, |env| {
     let body = fixture(1500);
     let csv = env.write("people.csv", &body);
     let (report, outcomes, rejects, export) = cli_reference(env.backend, &csv);

@@ -410,8 +410,9 @@ async fn events(
                         .data(job_json(&job).to_string());
                     return Some((Ok(ev), (state, last, finished)));
                 }
-                if finished {
-                    // Resumed after the final event: nothing more to say.
+                if finished || *state.shutdown().borrow() {
+                    // Resumed after the final event, or the server stops
+                    // (a browser reconnects to another one): the stream ends.
                     return None;
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
