@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// Take the client address from X-Forwarded-For (only behind your own proxy).
     #[arg(long, env = "ROSTER_TRUST_PROXY")]
     trust_proxy: Option<bool>,
+    /// Tuning: most search matches fetched through the index [default: 5000].
+    #[arg(long, env = "ROSTER_SEARCH_INDEX_CANDIDATES", hide = true)]
+    search_index_candidates: Option<usize>,
+    /// Tuning: most rows one list request examines [default: 20000].
+    #[arg(long, env = "ROSTER_SEARCH_SCAN_BUDGET", hide = true)]
+    search_scan_budget: Option<usize>,
     /// A TOML file of settings (the flags' names with '_' for '-').
     #[arg(long, env = "ROSTER_CONFIG")]
     config: Option<PathBuf>,
@@ -86,6 +92,8 @@ pub fn serve(args: ServeArgs, database: Option<String>) -> Result<i32> {
         signin_address_attempts: args.signin_address_attempts,
         signin_window_secs: args.signin_window_secs,
         trust_proxy: args.trust_proxy,
+        search_index_candidates: args.search_index_candidates,
+        search_scan_budget: args.search_scan_budget,
     };
     let file = match &args.config {
         Some(path) => Settings::from_file(path).map_err(|e| anyhow!(e))?,

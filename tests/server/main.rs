@@ -8,5 +8,7 @@ mod support;
 #[allow(dead_code)]
 mod harness;
 
+mod contacts;
+mod routes;
 mod session;
 mod web;

@@ -171,6 +171,31 @@ server!(
     }
 );
 
+server!(inactive_users_cannot_sign_in_and_their_tokens_stop, |srv| {
+    let id = srv.create_user("ann@example.com", "ann-password", "agent");
+    let token = srv.token_for("ann@example.com");
+    let ann = srv.with_token(&token);
+    assert_eq!(ann.get("/api/session").status, 200);
+    let session = srv.sign_in("ann@example.com", "ann-password");
+    let r = srv
+        .admin()
+        .patch(&format!("/api/users/{id}"), &json!({"active": false}), &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ann.get("/api/session").status, 401);
+    assert_eq!(session.get("/api/session").status, 401);
+    let r = srv.anonymous().post(
+        "/api/session",
+        &json!({"email": "ann@example.com", "password": "ann-password"}),
+    );
+    assert_eq!(r.status, 401);
+    // Activated again, the token works again (it was never revoked).
+    let r = srv
+        .admin()
+        .patch(&format!("/api/users/{id}"), &json!({"active": true}), &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ann.get("/api/session").status, 200);
+});
+
 server!(revoked_tokens_stop_working, |srv| {
     let token = srv.token_for(ADMIN);
     let c = srv.with_token(&token);

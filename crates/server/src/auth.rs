@@ -311,3 +311,19 @@ impl SignInLimiter {
         counts.remove(&format!("account:{}", email.trim().to_lowercase()));
     }
 }
+
+/// The caller, who must be an admin: 401 without credentials, 403 for an
+/// agent — checked before the body is read, so an agent learns nothing
+/// about the route's payload.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Admin> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_admin()?;
+        Ok(Admin(caller))
+    }
+}

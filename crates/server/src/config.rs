@@ -45,6 +45,11 @@ pub struct Settings {
     /// Take the client address from `X-Forwarded-For` (only behind a proxy
     /// you run).
     pub trust_proxy: Option<bool>,
+    /// Tuning: the most search matches fetched through the index before a
+    /// search walks the email order instead.
+    pub search_index_candidates: Option<usize>,
+    /// Tuning: the most rows one list request examines.
+    pub search_scan_budget: Option<usize>,
 }
 
 impl Settings {
@@ -89,6 +94,10 @@ impl Settings {
                 .or(lower.signin_address_attempts),
             signin_window_secs: self.signin_window_secs.or(lower.signin_window_secs),
             trust_proxy: self.trust_proxy.or(lower.trust_proxy),
+            search_index_candidates: self
+                .search_index_candidates
+                .or(lower.search_index_candidates),
+            search_scan_budget: self.search_scan_budget.or(lower.search_scan_budget),
         }
     }
 }
@@ -114,6 +123,8 @@ pub struct Config {
     pub signin_address_attempts: u32,
     pub signin_window_secs: u64,
     pub trust_proxy: bool,
+    pub search_index_candidates: usize,
+    pub search_scan_budget: usize,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -182,6 +193,14 @@ impl Config {
             signin_address_attempts: s.signin_address_attempts.unwrap_or(20),
             signin_window_secs: window,
             trust_proxy: s.trust_proxy.unwrap_or(false),
+            search_index_candidates: s
+                .search_index_candidates
+                .unwrap_or(roster_store::directory::INDEX_CANDIDATES)
+                .max(1),
+            search_scan_budget: s
+                .search_scan_budget
+                .unwrap_or(roster_store::directory::SCAN_BUDGET)
+                .max(1),
         })
     }
 

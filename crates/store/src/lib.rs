@@ -17,6 +17,7 @@ pub use roster_core::field::{CustomField, FieldType};
 
 pub mod auth;
 pub mod credentials;
+pub mod directory;
 pub mod jobs;
 pub mod lease;
 pub mod mail;
@@ -25,6 +26,7 @@ pub mod sqlite;
 mod time;
 
 pub use credentials::{CredentialKind, Credentials, NewCredential, TokenInfo};
+pub use directory::{ContactPage, ContactQuery, ContactRecord, Directory, UserRecord};
 pub use jobs::{Checkpoint, Job, JobFile, Jobs, Lease, NewJob};
 pub use time::{now_rfc3339, rfc3339_after, rfc3339_from_unix_millis};
 
@@ -303,7 +305,16 @@ pub trait Imports {
 
 /// Everything a command needs; one implementation per backend.
 pub trait Store:
-    Transactions + Catalog + Contacts + Users + Imports + Credentials + Jobs + mail::Mail + Send
+    Transactions
+    + Catalog
+    + Contacts
+    + Users
+    + Imports
+    + Credentials
+    + Jobs
+    + mail::Mail
+    + Directory
+    + Send
 {
     /// "sqlite" or "postgres", for messages.
     fn backend(&self) -> &'static str;

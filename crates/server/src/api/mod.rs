@@ -8,12 +8,15 @@ use utoipa::OpenApi;
 
 use crate::state::AppState;
 
+pub mod catalog;
+pub mod contacts;
 pub mod health;
 pub mod imports;
 pub mod mailboxes;
 pub mod preview;
 pub mod session;
 pub mod setup;
+pub mod users;
 
 /// Every API route.
 pub fn routes() -> Router<AppState> {
@@ -24,6 +27,9 @@ pub fn routes() -> Router<AppState> {
         .merge(setup::routes())
         .merge(preview::routes())
         .merge(imports::routes())
+        .merge(contacts::routes())
+        .merge(catalog::routes())
+        .merge(users::routes())
 }
 
 /// The OpenAPI 3.1 document of every route (`GET /api/openapi.json`).
@@ -35,6 +41,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(setup::Doc::openapi());
     doc.merge(preview::Doc::openapi());
     doc.merge(imports::Doc::openapi());
+    doc.merge(contacts::Doc::openapi());
+    doc.merge(catalog::Doc::openapi());
+    doc.merge(users::Doc::openapi());
     doc
 }
 

@@ -27,6 +27,7 @@
 //! tables live in, created when missing (tests give each test its own).
 
 mod credentials;
+mod directory;
 mod jobs;
 
 use postgres::binary_copy::BinaryCopyInWriter;
@@ -141,6 +142,8 @@ pub(crate) const PAGE: i64 = 10_000;
 
 pub struct PgStore {
     client: Client,
+    /// Whether the `pg_trgm` search index exists.
+    search_indexed: bool,
     /// True between `BEGIN` and `COMMIT`/`ROLLBACK`.
     in_tx: bool,
 }
@@ -276,6 +279,7 @@ impl PgStore {
         })?;
         let mut store = PgStore {
             client,
+            search_indexed: false,
             in_tx: false,
         };
         if let Some(name) = &schema {
@@ -285,6 +289,7 @@ impl PgStore {
                 .map_err(db("choosing the schema"))?;
         }
         store.migrate(schema.as_deref())?;
+        store.search_indexed = directory::ensure_search_index(&mut store.client)?;
         store
             .client
             .batch_execute(STAGE_TABLE)

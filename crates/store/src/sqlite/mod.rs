@@ -16,6 +16,7 @@
 //!   while keeping an import's peak memory under 64 MB.
 
 mod credentials;
+mod directory;
 mod jobs;
 
 use std::path::Path;
@@ -105,6 +106,7 @@ ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
 "#,
     jobs::MIGRATION,
     mail::SCHEMA,
+    directory::SEARCH_MIGRATION,
 ];
 
 pub struct SqliteStore {
