@@ -183,8 +183,13 @@ impl Resp {
 
 impl Client {
     pub fn new(base: &str, auth: Auth) -> Client {
+        // A fresh connection per request: the server closes a connection
+        // whose request body it did not read (a 401/403 before the body),
+        // and a pooled one could be reused just as it closes.
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .build()
             .into();
         Client {
