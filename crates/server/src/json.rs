@@ -10,6 +10,16 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{truncate, ApiError, ErrorKind};
 
+/// The largest JSON body accepted (axum's default body limit).
+pub const JSON_LIMIT: u64 = 2 * 1024 * 1024;
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        ErrorKind::PayloadTooLarge,
+        "the JSON body is larger than the server accepts (2 MiB); send less",
+    )
+}
+
 /// A JSON request body. Declare the payload type with
 /// `#[serde(deny_unknown_fields)]` so unknown fields are refused.
 pub struct Json<T>(pub T);
@@ -33,12 +43,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 "the body must be JSON sent with 'Content-Type: application/json'",
             ));
         }
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > JSON_LIMIT) {
+            return Err(too_large());
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    ErrorKind::PayloadTooLarge,
-                    "the JSON body is larger than the server accepts (2 MiB); send less",
-                )
+                too_large()
             } else {
                 ApiError::bad_request(format!("the body cannot be read: {e}"))
             }
