@@ -30,7 +30,14 @@ impl AppState {
     /// once, so a bad URL fails at start-up rather than at the first
     /// request; that connection becomes the pool's first.
     pub fn new(config: Config, shutdown: watch::Receiver<bool>) -> Result<AppState, StoreError> {
-        let first = roster_store::open(&config.database)?;
+        let mut first = roster_store::open(&config.database)?;
+        if !first.search_indexed() {
+            tracing::warn!(
+                "the PostgreSQL extension pg_trgm is not available, so contact search scans \
+                 the table (slow on big tables); install it (e.g. the postgresql-contrib package) \
+                 and restart to index search"
+            );
+        }
         let db = Db {
             url: config.database.clone(),
             idle: Arc::new(Mutex::new(vec![first])),
