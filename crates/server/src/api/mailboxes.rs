@@ -14,7 +14,7 @@ use roster_store::mail::Mailbox;
 use roster_store::StoreError;
 use utoipa::OpenApi;
 
-use crate::auth::{Caller, Via};
+use crate::auth::{Admin, Caller, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorKind};
 use crate::json::Json;
 use crate::state::AppState;
@@ -94,11 +94,7 @@ pub struct Captured {
     responses(
         (status = 200, description = "The mailboxes, by id", body = [MailboxBody]),
         (status = 403, description = "Not an admin", body = ErrorBody)))]
-async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<axum::Json<Vec<MailboxBody>>> {
-    caller.require_admin()?;
+async fn list(State(state): State<AppState>, _: Admin) -> ApiResult<axum::Json<Vec<MailboxBody>>> {
     let all = state.db(|s| Ok(s.mailboxes()?)).await?;
     Ok(axum::Json(all.into_iter().map(MailboxBody::from).collect()))
 }
@@ -112,10 +108,9 @@ async fn list(
         (status = 422, description = "An address is not valid", body = ErrorBody)))]
 async fn add(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Admin,
     Json(body): Json<NewMailboxBody>,
 ) -> ApiResult<Response> {
-    caller.require_admin()?;
     let scope = match body.capture.as_deref() {
         None => CaptureScope::All,
         Some(s) => CaptureScope::parse(s).ok_or_else(|| {
@@ -147,10 +142,9 @@ async fn add(
         (status = 404, description = "No such mailbox", body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Admin,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    caller.require_admin()?;
     state.db(move |s| Ok(s.remove_mailbox(id)?)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
