@@ -319,3 +319,56 @@ behaviour!(capture_makes_undo_of_an_import_ask_for_force, |env| {
     );
     assert!(r.stderr.contains("kim@example.com"), "{}", r.stderr);
 });
+
+behaviour!(capture_during_an_import, |env| {
+    standard_setup(env);
+    // 3,000 imported contacts with names; meanwhile 60 messages from 60 of
+    // them (other display names) and 60 people the file does not have.
+    let mut csv = String::from("email,first_name,last_name\n");
+    for i in 0..3000 {
+        csv.push_str(&format!("person{i}@example.com,First{i},Last{i}\n"));
+    }
+    let file = env.write("people.csv", csv);
+    let import = env
+        .cmd()
+        .args([
+            "import",
+            "contacts",
+            &file.display().to_string(),
+            "--json",
+            "--batch-size",
+            "100",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the import");
+    for i in 0..60 {
+        let n = i * 50;
+        let m = format!(
+            "From: Mail Name{i} <person{n}@example.com>\r\nTo: support@example.com\r\nCc: New Person{i} <new{i}@example.org>\r\nMessage-ID: <conc-{i}@example.com>\r\n\r\nhi\r\n"
+        );
+        let out = deliver(env, "support", m.as_bytes());
+        assert_eq!(out["duplicate"], false, "{out}");
+    }
+    let done = import.wait_with_output().expect("the import ran");
+    let report: Value = serde_json::from_slice(&done.stdout).expect("a JSON report");
+    assert_eq!(done.status.code(), Some(0), "{report}");
+    assert_eq!(report["rejected"], 0, "{report}");
+    let all = contacts(env);
+    for i in 0..3000 {
+        let email = format!("person{i}@example.com");
+        assert_eq!(
+            all.get(&email),
+            Some(&(format!("First{i}"), format!("Last{i}"))),
+            "{email}: the import's name is the one kept"
+        );
+    }
+    for i in 0..60 {
+        assert_eq!(
+            all.get(&format!("new{i}@example.org")),
+            Some(&("New".to_string(), format!("Person{i}"))),
+        );
+    }
+    assert_eq!(all.len(), 3060);
+});

@@ -60,6 +60,33 @@ impl Default for Config {
     }
 }
 
+/// The store pool, and permits so that at most its size of blocking jobs
+/// run at once: the others wait here, asynchronously, rather than holding a
+/// blocking thread each.
+#[derive(Clone)]
+struct Db {
+    pool: Arc<StorePool>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl Db {
+    async fn run<T: Send + 'static, E: From<StoreError> + crate::Broken + Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn roster_store::Store) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E> {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return Err(StoreError::Database("the server is stopping".into()).into());
+        };
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            pool.run(f)
+        })
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Database("a database job failed".into()).into()))
+    }
+}
+
 /// Serves LMTP on `listener` until `shutdown` completes. Connections in
 /// progress finish on their own.
 pub async fn serve(
@@ -68,6 +95,10 @@ pub async fn serve(
     config: Arc<Config>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let db = Db {
+        permits: Arc::new(tokio::sync::Semaphore::new(pool.size())),
+        pool,
+    };
     let limit = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
@@ -87,10 +118,10 @@ pub async fn serve(
                 continue;
             }
         };
-        let pool = pool.clone();
+        let db = db.clone();
         let config = config.clone();
         tokio::spawn(async move {
-            let _ = session(stream, pool, config).await;
+            let _ = session(stream, db, config).await;
             drop(permit);
         });
     }
@@ -178,11 +209,7 @@ async fn reply<W: AsyncWrite + Unpin>(w: &mut W, text: &str) -> std::io::Result<
 }
 
 /// One connection, from greeting to QUIT (or timeout, or the client leaving).
-async fn session(
-    stream: TcpStream,
-    pool: Arc<StorePool>,
-    config: Arc<Config>,
-) -> std::io::Result<()> {
+async fn session(stream: TcpStream, db: Db, config: Arc<Config>) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let mut r = BufReader::with_capacity(64 * 1024, rd);
@@ -330,13 +357,8 @@ async fn session(
                         };
                         // Answer the lookup before reading on: pipelined
                         // replies must stay in order anyway.
-                        let p = pool.clone();
                         let key = normalized.clone();
-                        let found = tokio::task::spawn_blocking(move || {
-                            p.run(|s| s.mailbox_by_address(&key))
-                        })
-                        .await
-                        .unwrap_or_else(|_| Err(StoreError::Database("the lookup failed".into())));
+                        let found = db.run(move |s| s.mailbox_by_address(&key)).await;
                         match found {
                             Ok(Some(mailbox)) => {
                                 t.recipients.push(Recipient { address, mailbox });
@@ -394,7 +416,7 @@ async fn session(
                                 return w.flush().await;
                             }
                         };
-                        for answer in deliver(&pool, &config, t, message).await {
+                        for answer in deliver(&db, &config, t, message).await {
                             reply(&mut w, &answer).await?;
                         }
                     }
@@ -481,7 +503,7 @@ async fn read_message<R: AsyncBufRead + Unpin>(
 /// Captures the message once per distinct mailbox and answers once per
 /// recipient, in RCPT order.
 async fn deliver(
-    pool: &Arc<StorePool>,
+    db: &Db,
     config: &Arc<Config>,
     t: Transaction,
     message: Option<Vec<u8>>,
@@ -502,20 +524,13 @@ async fn deliver(
         if results.iter().any(|(id, _)| *id == rcpt.mailbox.id) {
             continue;
         }
-        let pool = pool.clone();
         let config = config.clone();
         let message = message.clone();
         let mailbox = rcpt.mailbox.clone();
         let sender = t.sender.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            pool.run(|s| capture(s, &mailbox, &message, sender.as_deref(), &config.settings))
-        })
-        .await
-        .unwrap_or_else(|_| {
-            Err(CaptureError::Store(StoreError::Database(
-                "capture stopped unexpectedly".into(),
-            )))
-        });
+        let result = db
+            .run(move |s| capture(s, &mailbox, &message, sender.as_deref(), &config.settings))
+            .await;
         results.push((rcpt.mailbox.id, result));
     }
     t.recipients
