@@ -61,6 +61,27 @@ impl Node {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGTERM, and wait for the process to end.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "roster serve did not stop on SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGKILL: no chance to finish anything.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -451,6 +472,42 @@ behaviour!(killed_server_resumes_import, |env| {
     assert_eq!(file(&c, id, "rejects.csv"), rejects);
     assert_eq!(env.export("contacts"), export);
     assert!(node.log().contains("resume=true"), "{}", node.log());
+});
+
+behaviour!(sigterm_leaves_import_to_resume, |env| {
+    let body = fixture(1500);
+    let csv = env.write("people.csv", &body);
+    let (report, outcomes, _, export) = cli_reference(env.backend, &csv);
+    let token = admin(env);
+    let mut node = Node::start(
+        env,
+        "data",
+        &[("ROSTER_TEST_PAUSE_AFTER_BATCHES", "2")],
+        &[],
+    );
+    let c = node.client(&token);
+    let id = queue(&c, "kind=contacts&batch_size=100", body.as_bytes());
+    wait(&c, id, "two batches committed", |j| {
+        j["report"]["rows"] == 200
+    });
+    let exit = node.terminate();
+    let mut store = roster_store::open(&env.url).expect("open");
+    let stopped = store.job(id).expect("the job");
+    // Normally `interrupted`; a server that died before recording it
+    // leaves `running`, which the next start settles the same way.
+    assert!(
+        matches!(stopped.status.as_str(), "interrupted" | "running"),
+        "{exit:?}\n{}",
+        node.log()
+    );
+    assert_eq!(stopped.checkpoint.expect("a checkpoint").rows, 200);
+    let node = Node::start(env, "data", &[], &[]);
+    let c = node.client(&token);
+    let done = finished(&c, id);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(comparable(&done["report"]), comparable(&report));
+    assert_eq!(file(&c, id, "outcomes.csv"), outcomes);
+    assert_eq!(env.export("contacts"), export);
 });
 
 #[test]
