@@ -196,6 +196,14 @@ pub(crate) struct ImportArgs {
     /// Rows per transaction (tuning; the result never depends on it).
     #[arg(long, hide = true)]
     batch_size: Option<usize>,
+    /// The longest value a file may hold, in bytes; a longer one refuses the file.
+    #[arg(long, value_name = "BYTES", default_value_t = roster_import::guard::DEFAULT_MAX_FIELD_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_field_bytes: u64,
+    /// The most columns a file may have; more refuses the file.
+    #[arg(long, value_name = "N", default_value_t = roster_import::guard::DEFAULT_MAX_COLUMNS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    max_columns: usize,
 }
 
 pub fn main() -> i32 {
@@ -243,7 +251,12 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Mail(cmd) => return Ok(mail::deliver(&cli.database, cmd)),
         command => Cli { command, ..cli },
     };
-    let mut store = open(&cli.database)?;
+    // Only `init` and the imports create a missing SQLite database.
+    let mut store = if matches!(cli.command, Command::Init | Command::Import(_)) {
+        open(&cli.database)?
+    } else {
+        roster_store::open_existing(&cli.database).map_err(|e| anyhow!("{e}"))?
+    };
     let store = store.as_mut();
     let mut out = std::io::stdout().lock();
     match cli.command {
@@ -519,6 +532,10 @@ pub(crate) fn import_options(args: &ImportArgs) -> Result<Options> {
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         ),
         owner: None,
+        limits: roster_import::Limits {
+            max_field_bytes: args.max_field_bytes,
+            max_columns: args.max_columns,
+        },
         record: None,
         progress: None,
         job: None,
@@ -552,6 +569,39 @@ fn progress_bar() -> Option<Box<dyn FnMut(roster_import::Progress) + Send>> {
     }))
 }
 
+/// When `message` says the database is locked: which running imports hold
+/// it (as "; import 3 (contacts, …) is running"), else "".
+fn lock_holders(store: &mut dyn Store, message: &str) -> String {
+    if !message.contains("database file is locked") {
+        return String::new();
+    }
+    let running: Vec<String> = store
+        .imports()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.status == "running")
+        .map(|r| {
+            format!(
+                "import {} ({}, {}, started {}, owner {})",
+                r.id,
+                r.kind,
+                if r.options["atomic"] == serde_json::Value::Bool(true) {
+                    "--atomic"
+                } else {
+                    "committing in batches"
+                },
+                r.started_at,
+                r.owner.as_deref().unwrap_or("unknown")
+            )
+        })
+        .collect();
+    if running.is_empty() {
+        String::new()
+    } else {
+        format!("; it is held by {}", running.join(", "))
+    }
+}
+
 fn import(store: &mut dyn Store, args: ImportArgs, kind: Kind) -> Result<i32> {
     let mut opts = import_options(&args)?;
     if kind == Kind::Users && (args.create_labels || args.replace_labels) {
@@ -577,10 +627,16 @@ fn import(store: &mut dyn Store, args: ImportArgs, kind: Kind) -> Result<i32> {
                 });
                 println!("{v}");
             }
-            eprintln!("error: {e}");
+            eprintln!("error: {e}{}", lock_holders(store, &e.to_string()));
             return Ok(2);
         }
     };
+    if let Some(f) = &report.failure {
+        let holders = lock_holders(store, f);
+        if !holders.is_empty() {
+            eprintln!("error: {f}{holders}");
+        }
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", report.to_json())?;

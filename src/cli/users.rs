@@ -5,7 +5,9 @@ use std::io::{IsTerminal, Read, Write};
 use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
 use roster_core::email::normalize_email;
-use roster_core::password::{check_new_password, Password, PasswordPolicy};
+use roster_core::password::{
+    check_new_password, check_password_input, Password, PasswordPolicy, MAX_PASSWORD_BYTES,
+};
 use roster_import::{ImportError, Input, Options, Report};
 use roster_store::{Role, Store, User, UserWrite};
 
@@ -45,21 +47,38 @@ pub fn import(
 }
 
 /// Reads one password: from a prompt on a terminal, else the first line of
-/// standard input (its line ending removed).
+/// standard input (its line ending removed). Whatever the door, a password
+/// is at most `MAX_PASSWORD_BYTES` bytes without control characters, as
+/// the users import requires.
 fn read_password(prompt: &str) -> Result<Password> {
-    if std::io::stdin().is_terminal() {
+    let password = if std::io::stdin().is_terminal() {
         let p = rpassword::prompt_password(prompt)
             .map_err(|e| anyhow!("cannot read the password: {e}"))?;
-        return Ok(Password::new(p));
-    }
-    let mut s = String::new();
-    std::io::stdin()
-        .take(64 * 1024)
-        .read_to_string(&mut s)
-        .map_err(|e| anyhow!("cannot read the password from standard input: {e}"))?;
-    let line = s.lines().next().unwrap_or("").to_string();
-    s.clear();
-    Ok(Password::new(line))
+        Password::new(p)
+    } else {
+        // One byte more than a password and its line ending may take, so a
+        // longer one is told apart from one that fits.
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(MAX_PASSWORD_BYTES as u64 + 3)
+            .read_to_end(&mut bytes)
+            .map_err(|e| anyhow!("cannot read the password from standard input: {e}"))?;
+        let line_end = bytes.iter().position(|&b| b == b'\n');
+        let mut line = bytes[..line_end.unwrap_or(bytes.len())].to_vec();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        bytes.fill(0);
+        if line_end.is_none() && bytes.len() > MAX_PASSWORD_BYTES + 2 {
+            line.fill(0);
+            bail!("the password on standard input is longer than {MAX_PASSWORD_BYTES} bytes, the maximum");
+        }
+        let text = String::from_utf8(line)
+            .map_err(|_| anyhow!("the password on standard input is not valid UTF-8"))?;
+        Password::new(text)
+    };
+    check_password_input(&password).map_err(|e| anyhow!("{e}"))?;
+    Ok(password)
 }
 
 pub fn run(store: &mut dyn Store, cmd: UsersCommand, out: &mut dyn Write) -> Result<i32> {

@@ -94,7 +94,7 @@ fn a_new_database_is_created_where_asked() {
     let r = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
         .current_dir(dir.path())
         .env_remove("ROSTER_DATABASE_URL")
-        .args(["labels", "add", "X"])
+        .args(["init"])
         .output()
         .expect("run");
     assert!(r.status.success());

@@ -56,6 +56,9 @@ impl Env {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+                // What `roster init` does: only init, the imports and serve
+                // create a missing database.
+                roster_store::open(&url).expect("create the test database");
                 Some(Env {
                     backend,
                     dir,

@@ -5,7 +5,9 @@
 #[path = "../behaviour/support.rs"]
 mod support;
 
+mod files;
 mod records;
+mod smaller;
 
 use std::path::PathBuf;
 

@@ -43,6 +43,8 @@ pub fn import_contacts(
         labels: None,
         companies: HashSet::new(),
         reloaded: false,
+        created_pending: Vec::new(),
+        created: Vec::new(),
     };
     pipeline::run(&mut kind, store, input, opts)
 }
@@ -113,6 +115,9 @@ struct ContactsKind {
     companies: HashSet<i64>,
     /// Whether the label cache was reloaded during this batch already.
     reloaded: bool,
+    /// Labels `--create-labels` made since the last commit, and before it.
+    created_pending: Vec<String>,
+    created: Vec<String>,
 }
 
 struct ContactParser {
@@ -397,6 +402,21 @@ impl Kind for ContactsKind {
     fn rolled_back(&mut self) {
         self.labels = None;
         self.companies.clear();
+        self.created_pending.clear();
+    }
+
+    fn committed(&mut self) {
+        self.created.append(&mut self.created_pending);
+    }
+
+    fn finish(&mut self, report: &mut crate::Report) {
+        report.labels_created = self.created.len() as u64;
+        report.created_labels = self
+            .created
+            .iter()
+            .take(crate::report::MAX_LISTED_LABELS)
+            .map(|n| crate::report::clip_value(n))
+            .collect();
     }
 }
 
@@ -460,8 +480,22 @@ impl ContactsKind {
             let commas =
                 comma_parts.len() > 1 && comma_parts.iter().all(|p| cache.by_name.contains_key(*p));
             if self.create_labels && !commas {
+                // A case variant of an existing label is the classic
+                // mistake the case hint exists for: never created.
+                if let Some(similar) = cache.by_lower.get(&name.to_lowercase()) {
+                    let existing = similar.first().map(String::as_str).unwrap_or_default();
+                    return Ok(Err(RowError {
+                        line,
+                        column: Some("labels".into()),
+                        value: Some(name.clone()),
+                        message: format!(
+                            "there is no label '{name}', and --create-labels does not create a case variant of the label '{existing}' (label names are case-sensitive); write '{existing}', or create '{name}' with `roster labels add` first"
+                        ),
+                    }));
+                }
                 let id = store.ensure_label(name)?;
                 cache.add(id, name.clone());
+                self.created_pending.push(name.clone());
                 ids.push(id);
                 continue;
             }

@@ -86,6 +86,92 @@ pub struct Decoded {
     pub bom_len: u64,
     /// Total size in bytes when known (regular file), for a progress bar.
     pub total_bytes: Option<u64>,
+    /// True when the lines end with CR alone (classic Mac OS), which the
+    /// reader turns into LF.
+    pub cr_lines: bool,
+}
+
+/// Turns every CR into LF, for files whose lines end with CR alone.
+pub(crate) struct CrToLf<R>(pub(crate) R);
+
+impl<R: Read> Read for CrToLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        for b in &mut buf[..n] {
+            if *b == b'\r' {
+                *b = b'\n';
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Formats that are not text at all, by their first bytes: (signature,
+/// what it is, what to do).
+const SIGNATURES: &[(&[u8], &str, &str)] = &[
+    (
+        b"\x1f\x8b",
+        "a gzip-compressed file",
+        "decompress it first (gunzip FILE)",
+    ),
+    (
+        b"PK\x03\x04",
+        "a zip archive (or an Excel .xlsx workbook, which is one)",
+        "open it and save the sheet as \"CSV UTF-8\", or unzip it first",
+    ),
+    (
+        b"PK\x05\x06",
+        "an empty zip archive",
+        "export the data as CSV",
+    ),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Excel .xls workbook (or another Office file)",
+        "open it and save the sheet as \"CSV UTF-8\"",
+    ),
+    (
+        b"%PDF-",
+        "a PDF document",
+        "export the data as CSV from where it came from",
+    ),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image", "choose the CSV file"),
+    (b"\xff\xd8\xff", "a JPEG image", "choose the CSV file"),
+    (b"GIF8", "a GIF image", "choose the CSV file"),
+    (b"\x7fELF", "an ELF program", "choose the CSV file"),
+    (b"MZ\x90\x00", "a Windows program", "choose the CSV file"),
+    (
+        b"BZh",
+        "a bzip2-compressed file",
+        "decompress it first (bunzip2 FILE)",
+    ),
+    (
+        b"\xfd7zXZ\x00",
+        "an xz-compressed file",
+        "decompress it first (unxz FILE)",
+    ),
+    (
+        b"\x28\xb5\x2f\xfd",
+        "a zstd-compressed file",
+        "decompress it first (unzstd FILE)",
+    ),
+    (
+        b"7z\xbc\xaf\x27\x1c",
+        "a 7-Zip archive",
+        "extract the CSV file first",
+    ),
+    (
+        b"SQLite format 3\x00",
+        "a SQLite database",
+        "export the data as CSV (roster export contacts writes one from a roster database)",
+    ),
+];
+
+/// What kind of non-text file `prefix` starts, if it is one.
+fn binary_kind(prefix: &[u8]) -> Option<(&'static str, &'static str)> {
+    SIGNATURES
+        .iter()
+        .find(|(sig, _, _)| prefix.starts_with(sig))
+        .map(|(_, what, todo)| (*what, *todo))
 }
 
 impl std::fmt::Debug for Decoded {
@@ -116,6 +202,13 @@ pub enum DecodeError {
     /// Not valid UTF-8 and not surely windows-1252; `byte` is the 0-based file offset.
     #[error("{}", invalid_utf8_message(*.line, *.byte))]
     InvalidUtf8 { line: u64, byte: u64 },
+    /// The input starts with the signature of a binary format.
+    #[error("{what} is {kind}, not a CSV file; {todo}")]
+    NotText {
+        what: String,
+        kind: &'static str,
+        todo: &'static str,
+    },
     /// No header line.
     #[error(
         "the file is empty: the first line must hold the column names, \
@@ -215,6 +308,13 @@ fn open_source(
     }
     .map_err(io_err)?;
 
+    if let Some((kind, todo)) = binary_kind(&prefix) {
+        return Err(DecodeError::NotText {
+            what: what.to_owned(),
+            kind,
+            todo,
+        });
+    }
     let bom = sniff_bom(&prefix);
     let (mut encoding, bom_len, auto) = match (explicit, bom) {
         (Some(enc), Some((bom_enc, len))) if bom_enc == enc => (enc, len, false),
@@ -279,6 +379,8 @@ fn open_source(
         return Err(DecodeError::Empty);
     }
     let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(&header));
+    // Classic Mac OS files end lines with CR alone: read them as line breaks.
+    let cr_lines = !header.contains(&b'\n') && header.contains(&b'\r');
     drop(header);
 
     let (rest, total_bytes): (Box<dyn Read + Send>, _) = match source {
@@ -298,8 +400,14 @@ fn open_source(
                 .build(raw),
         )
     };
+    let reader: Box<dyn Read + Send> = if cr_lines {
+        Box::new(CrToLf(reader))
+    } else {
+        reader
+    };
     Ok(Decoded {
         reader,
+        cr_lines,
         encoding: encoding.name(),
         delimiter,
         passthrough,

@@ -14,6 +14,7 @@
 pub mod contacts;
 pub mod decode;
 mod distinct;
+pub mod guard;
 pub mod header;
 pub mod job;
 pub mod mapping;
@@ -25,6 +26,7 @@ pub mod users;
 use std::path::PathBuf;
 
 pub use decode::{DecodeOptions, Input};
+pub use guard::Limits;
 pub use job::JobRun;
 pub use report::{Outcome, Report, RowError};
 
@@ -36,6 +38,9 @@ pub enum ImportError {
     /// The header cannot be used; nothing was written.
     #[error("{0}")]
     Header(String),
+    /// The file is over a limit ([`Limits`]) or ends inside a quoted value.
+    #[error("{0}")]
+    Limit(String),
     /// An option cannot be used with this file or database.
     #[error("{0}")]
     Options(String),
@@ -88,6 +93,8 @@ pub struct Options {
     /// The lease owner the import record is held under (a job runner's
     /// worker id); None makes a fresh `HOST:PID:NONCE` one.
     pub owner: Option<String>,
+    /// The longest value and the most columns a file may have.
+    pub limits: Limits,
     /// An import record already claimed by `owner` (a job runner's) to run
     /// under; None records a new one.
     pub record: Option<i64>,
@@ -117,6 +124,7 @@ impl Default for Options {
             replace_labels: false,
             started_by: "cli".into(),
             owner: None,
+            limits: Limits::default(),
             record: None,
             progress: None,
             job: None,

@@ -11,6 +11,7 @@ use roster_store::{Store, StoreError};
 
 use crate::decode::{self, DecodeError, Input};
 use crate::distinct::DistinctCounter;
+use crate::guard::{self, limit_of, Guard, LineMap, MAX_COLUMN_NAME_BYTES};
 use crate::header::{self, Column, Plan};
 use crate::job::{rebuild_distinct, JobSink};
 use crate::report::{OutcomesWriter, RejectsWriter, Report, RowError};
@@ -18,6 +19,8 @@ use crate::{ImportError, Options, Outcome, Progress};
 
 /// Batches in flight between the parser and the writer.
 const CHANNEL_DEPTH: usize = 2;
+/// A batch is sent once its rows hold this many bytes, however few they are.
+const MAX_BATCH_BYTES: usize = 16 << 20;
 
 /// One data row on its way through the pipeline.
 pub(crate) struct Item<R> {
@@ -88,6 +91,10 @@ pub(crate) trait Kind {
     }
     /// Called after a rollback so caches built inside it are dropped.
     fn rolled_back(&mut self) {}
+    /// Called after each commit of rows.
+    fn committed(&mut self) {}
+    /// Adds what the kind alone knows to the report, at the end.
+    fn finish(&mut self, _report: &mut Report) {}
 }
 
 /// Batches to the writer, and back to the parser to be freed and reused.
@@ -108,7 +115,12 @@ pub(crate) fn run<K: Kind>(
     input: Input,
     opts: &mut Options,
 ) -> Result<Report, ImportError> {
+    let path = match &input {
+        Input::Path(p) => Some(p.clone()),
+        Input::Stdin => None,
+    };
     let decoded = decode::open(input, &opts.decode)?;
+    let lines = LineMap::new();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -117,15 +129,55 @@ pub(crate) fn run<K: Kind>(
         // with the rest of the last cell's white space. (With the default
         // terminator the csv crate reports CRLF files' lines one too low.)
         .terminator(csv::Terminator::Any(b'\n'))
-        .from_reader(decoded.reader);
+        .from_reader(Box::new(Guard::new(
+            decoded.reader,
+            decoded.delimiter,
+            opts.limits,
+            lines.clone(),
+        )) as Box<dyn std::io::Read + Send>);
     let mut header_raw = StringRecord::new();
     let read = reader
         .read_record(&mut header_raw)
-        .map_err(|e| csv_fatal(e, decoded.bom_len))?;
+        .map_err(|e| csv_fatal(e, decoded.bom_len, &lines, &[]))?;
     if !read || header_raw.iter().all(|c| c.trim().is_empty()) {
         return Err(DecodeError::Empty.into());
     }
+    let header_line = header_raw
+        .position()
+        .and_then(|p| lines.line_at(p.byte()))
+        .unwrap_or(1);
+    if let Some((i, name)) = header_raw
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.trim().len() > MAX_COLUMN_NAME_BYTES)
+    {
+        return Err(ImportError::Limit(format!(
+            "line {header_line}, column {}: the column name is {} bytes long, and a column name is at most {MAX_COLUMN_NAME_BYTES}; \
+             the first line must hold the column names (email,first_name,…) — is this the right file?",
+            i + 1,
+            name.trim().len()
+        )));
+    }
     let names: Vec<String> = header_raw.iter().map(|c| c.trim().to_string()).collect();
+    // A regular UTF-8 file is checked whole against the limits (and for a
+    // quote that never closes) before anything is written: one sequential
+    // read, in bounded memory.
+    if let (Some(path), Some(_), true) = (&path, decoded.total_bytes, decoded.passthrough) {
+        if let Ok(mut file) = std::fs::File::open(path) {
+            use std::io::{Seek, SeekFrom};
+            if file.seek(SeekFrom::Start(decoded.bom_len)).is_ok() {
+                let file = std::io::BufReader::new(file);
+                let found = if decoded.cr_lines {
+                    guard::scan(decode::CrToLf(file), decoded.delimiter, opts.limits)
+                } else {
+                    guard::scan(file, decoded.delimiter, opts.limits)
+                };
+                if let Some(limit) = found {
+                    return Err(ImportError::Limit(limit.describe(&names)));
+                }
+            }
+        }
+    }
     let custom = kind.custom_columns();
     let custom_refs: Vec<&str> = custom.iter().map(String::as_str).collect();
     let plan = header::plan(
@@ -147,6 +199,12 @@ pub(crate) fn run<K: Kind>(
         ignored_columns: plan.ignored.clone(),
         ..Report::default()
     };
+    if decoded.cr_lines {
+        report.notes.push(
+            "the file's lines end with a carriage return alone (classic Mac OS); each was read as a line break"
+                .into(),
+        );
+    }
     let rejects = match &opts.rejects {
         Some(p) => Some(RejectsWriter::create(
             p,
@@ -215,6 +273,7 @@ pub(crate) fn run<K: Kind>(
     let parse_plan = plan.clone();
     let bom_len = decoded.bom_len;
     let delimiter = decoded.delimiter;
+    let parse_lines = lines.clone();
     let parser_thread = std::thread::Builder::new()
         .name("roster-parse".into())
         .spawn(move || {
@@ -225,6 +284,7 @@ pub(crate) fn run<K: Kind>(
                 keep_raw,
                 bom_len,
                 delimiter,
+                lines: parse_lines,
             };
             job.run(reader, (tx, recycle_rx))
         });
@@ -275,6 +335,7 @@ pub(crate) fn run<K: Kind>(
             report.committed = 0;
         }
     }
+    kind.finish(&mut report);
     if let Some(j) = job {
         let status = if j.cancelled {
             "cancelled"
@@ -625,6 +686,7 @@ fn write_rows<K: Kind>(
                     break;
                 }
                 *committed = upto;
+                kind.committed();
                 open = Counts::default();
                 if let Some(j) = job.as_mut() {
                     j.committed();
@@ -658,6 +720,7 @@ fn write_rows<K: Kind>(
         renew(store, lease, name, upto, last_bytes)?;
         store.commit()?;
         *committed = upto;
+        kind.committed();
     }
     report.repeated = distinct.repeated().map_err(ImportError::Output)?;
 
@@ -705,6 +768,7 @@ fn write_rows<K: Kind>(
             renew(store, lease, name, all, last_bytes)?;
             store.commit()?;
             *committed = all;
+            kind.committed();
         }
     }
     report.committed = committed.rows;
@@ -730,7 +794,10 @@ fn apply_batch<K: Kind>(
             .and_then(|()| before_commit(store, items))
             .and_then(|()| store.commit())
         {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                kind.committed();
+                return Ok(());
+            }
             Err(e) => {
                 let _ = store.rollback();
                 kind.rolled_back();
@@ -753,12 +820,22 @@ const MAX_TRANSACTION_AGE: std::time::Duration = std::time::Duration::from_secs(
 /// How often a batch is tried again after a conflict with a concurrent writer.
 const MAX_RETRIES: u32 = 5;
 
-fn csv_fatal(e: csv::Error, bom_len: u64) -> ImportError {
+/// A read error of the csv parser as a refusal. `names` are the header's
+/// (empty while reading the header).
+fn csv_fatal(e: csv::Error, bom_len: u64, lines: &LineMap, names: &[String]) -> ImportError {
+    if let Some(limit) = limit_of(&e) {
+        return ImportError::Limit(limit.describe(names));
+    }
     match e.kind() {
         csv::ErrorKind::Utf8 { pos, err } => {
             let (line, byte) = pos
                 .as_ref()
-                .map(|p| (p.line(), p.byte() + bom_len))
+                .map(|p| {
+                    (
+                        lines.line_at(p.byte()).unwrap_or(p.line()),
+                        p.byte() + bom_len,
+                    )
+                })
                 .unwrap_or((0, 0));
             let _ = err;
             DecodeError::InvalidUtf8 { line, byte }.into()
@@ -775,6 +852,7 @@ struct ParseJob<P> {
     keep_raw: bool,
     bom_len: u64,
     delimiter: u8,
+    lines: LineMap,
 }
 
 impl<P: RowParser> ParseJob<P> {
@@ -786,6 +864,7 @@ impl<P: RowParser> ParseJob<P> {
             keep_raw,
             bom_len,
             delimiter,
+            lines,
         } = self;
         parse_rows(
             reader,
@@ -793,7 +872,7 @@ impl<P: RowParser> ParseJob<P> {
             &parser,
             batch_size,
             keep_raw,
-            (bom_len, delimiter),
+            (bom_len, delimiter, &lines),
             channels,
         )
     }
@@ -805,11 +884,12 @@ fn parse_rows<P: RowParser>(
     parser: &P,
     batch_size: usize,
     keep_raw: bool,
-    (bom_len, delimiter): (u64, u8),
+    (bom_len, delimiter, lines): (u64, u8, &LineMap),
     (tx, recycled): Channels<P::Row>,
 ) {
     let mut record = StringRecord::new();
     let mut batch = Vec::with_capacity(batch_size);
+    let mut batch_bytes = 0usize;
     let width = plan.columns.len();
     let email_at = plan.standard_at[0].unwrap_or(0);
     loop {
@@ -817,11 +897,15 @@ fn parse_rows<P: RowParser>(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let _ = tx.send(Msg::Fatal(csv_fatal(e, bom_len)));
+                let _ = tx.send(Msg::Fatal(csv_fatal(e, bom_len, lines, &plan.names)));
                 return;
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        // The physical line: the csv crate's own count skips blank lines.
+        let line = record
+            .position()
+            .map(|p| lines.line_at(p.byte()).unwrap_or(p.line()))
+            .unwrap_or(0);
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -886,6 +970,8 @@ fn parse_rows<P: RowParser>(
             }
             parser.parse(plan, &cells, line, &mut errors)
         };
+        // A rejected value is echoed at most clipped, however long it was.
+        errors.iter_mut().for_each(RowError::clip);
         let (row, outcome, message) = match row {
             Some(r) if errors.is_empty() => (Ok(r), Outcome::Unchanged, String::new()),
             _ => {
@@ -905,7 +991,11 @@ fn parse_rows<P: RowParser>(
             outcome,
             message,
         });
-        if batch.len() >= batch_size {
+        batch_bytes += record.as_byte_record().as_slice().len();
+        // Long values make a batch big long before it has `batch_size`
+        // rows: it goes when either is reached, so memory stays bounded.
+        if batch.len() >= batch_size || batch_bytes >= MAX_BATCH_BYTES {
+            batch_bytes = 0;
             let bytes = record.position().map(|p| p.byte()).unwrap_or(0) + bom_len;
             // Reuse a batch the writer is done with: its rows are freed
             // here, on the thread that allocated them.

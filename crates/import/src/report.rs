@@ -25,6 +25,75 @@ pub struct RowError {
     pub message: String,
 }
 
+/// Created labels named in a report (the count is never capped).
+pub const MAX_LISTED_LABELS: usize = 100;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Values echoed in messages, reports and stored records are cut to this
+/// many characters (followed by "…" and the value's full length).
+pub const MAX_ECHOED_VALUE_CHARS: usize = 200;
+/// Messages longer than this many bytes keep their start and their end
+/// (what to do) around a note of the length cut.
+pub const MAX_MESSAGE_BYTES: usize = 1000;
+
+/// A value as messages echo it: whole when short, else its first
+/// [`MAX_ECHOED_VALUE_CHARS`] characters, "…" and its full length.
+/// Clipping a clipped value changes nothing.
+pub fn clip_value(value: &str) -> String {
+    if value.len() <= MAX_ECHOED_VALUE_CHARS + 40
+        || value.chars().count() <= MAX_ECHOED_VALUE_CHARS + 40
+    {
+        return value.to_string();
+    }
+    let cut: String = value.chars().take(MAX_ECHOED_VALUE_CHARS).collect();
+    format!("{cut}… ({} bytes in all)", value.len())
+}
+
+/// A message bounded to about [`MAX_MESSAGE_BYTES`]: a long one keeps its
+/// first 600 and last 300 characters (what to do is at the end).
+pub fn clip_message(message: &str) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message.to_string();
+    }
+    let chars = message.chars().count();
+    if chars <= 1000 {
+        return message.to_string();
+    }
+    let head: String = message.chars().take(600).collect();
+    let tail: String = message.chars().skip(chars - 300).collect();
+    format!(
+        "{head} … ({} bytes cut) … {tail}",
+        message.len() - head.len() - tail.len()
+    )
+}
+
+impl RowError {
+    /// The error with its value and message bounded for reports.
+    pub fn clipped(mut self) -> RowError {
+        self.clip();
+        self
+    }
+
+    pub fn clip(&mut self) {
+        if let Some(v) = &self.value {
+            if v.len() > MAX_ECHOED_VALUE_CHARS + 40 {
+                self.value = Some(clip_value(v));
+            }
+        }
+        if self.message.len() > MAX_MESSAGE_BYTES {
+            self.message = clip_message(&self.message);
+        }
+        if let Some(c) = &self.column {
+            if c.len() > MAX_ECHOED_VALUE_CHARS + 40 {
+                self.column = Some(clip_value(c));
+            }
+        }
+    }
+}
+
 /// What happened to one data row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -88,6 +157,12 @@ pub struct Report {
     /// Columns ignored by `--map auto` or `--ignore-unknown-columns`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ignored_columns: Vec<IgnoredColumn>,
+    /// Labels `--create-labels` created (committed), counted in full.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub labels_created: u64,
+    /// Their names (the first [`MAX_LISTED_LABELS`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub created_labels: Vec<String>,
     pub errors: Vec<RowError>,
     /// True when `errors` holds fewer entries than there were.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -103,7 +178,7 @@ pub struct Report {
 impl Report {
     pub fn add_error(&mut self, e: RowError) {
         if self.errors.len() < MAX_REPORTED_ERRORS {
-            self.errors.push(e);
+            self.errors.push(e.clipped());
         } else {
             self.errors_truncated = true;
         }
@@ -164,6 +239,23 @@ impl Report {
             "  rows {}: created {}, updated {}, unchanged {}, rejected {}{would}; repeated emails {}",
             self.rows, self.created, self.updated, self.unchanged, self.rejected, self.repeated
         );
+        if self.labels_created > 0 {
+            let more = self.labels_created - self.created_labels.len() as u64;
+            let _ = writeln!(
+                s,
+                "  labels created{would}: {}{}",
+                self.created_labels
+                    .iter()
+                    .map(|n| format!("'{n}'"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
         for e in &self.errors {
             let col = e
                 .column

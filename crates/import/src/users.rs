@@ -44,11 +44,31 @@ pub fn import_users(
         policy,
         on_existing: opts.on_existing,
         keep: KeepUser::default(),
-        threads: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        threads: hashing_threads(policy),
+        memory: std::sync::Mutex::new(Vec::new()),
     };
     pipeline::run(&mut kind, store, input, opts)
+}
+
+/// The memory all hashing threads together may take (Argon2 needs its
+/// `m` cost in memory per hash): with the production parameters (19 MiB)
+/// that is 6 threads, whatever the machine's core count.
+pub const HASHING_MEMORY_BUDGET: u64 = 128 << 20;
+
+/// Threads that hash passwords: every core (or `ROSTER_HASH_THREADS`), but
+/// no more than [`HASHING_MEMORY_BUDGET`] allows.
+fn hashing_threads(policy: PasswordPolicy) -> usize {
+    let wanted = std::env::var("ROSTER_HASH_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+    let per_hash = policy.memory_bytes().max(1);
+    wanted.min((HASHING_MEMORY_BUDGET / per_hash).max(1) as usize)
 }
 
 /// A users row, parsed. `Debug` never shows the password.
@@ -76,6 +96,8 @@ struct UsersKind {
     on_existing: OnExisting,
     keep: KeepUser,
     threads: usize,
+    /// Argon2 working memory, one per hashing thread, kept across batches.
+    memory: std::sync::Mutex<Vec<roster_core::password::HashMemory>>,
 }
 
 struct UserParser;
@@ -427,6 +449,11 @@ impl UsersKind {
                 .map(|_| {
                     scope.spawn(|| {
                         let mut done = Vec::new();
+                        let mut memory = self
+                            .memory
+                            .lock()
+                            .map(|mut pool| pool.pop().unwrap_or_default())
+                            .unwrap_or_default();
                         loop {
                             let j = next.fetch_add(1, Ordering::Relaxed);
                             let Some((i, p, stored, repeated)) = jobs.get(j) else {
@@ -434,7 +461,7 @@ impl UsersKind {
                             };
                             let matches_stored = stored.is_some_and(|h| policy.verify(h, p).ok);
                             let new_hash = if !matches_stored || *repeated {
-                                policy.hash(p).ok()
+                                policy.hash_in(p, &mut memory).ok()
                             } else {
                                 None
                             };
@@ -445,6 +472,9 @@ impl UsersKind {
                                     new_hash,
                                 },
                             ));
+                        }
+                        if let Ok(mut pool) = self.memory.lock() {
+                            pool.push(memory);
                         }
                         done
                     })

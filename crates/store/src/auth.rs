@@ -17,6 +17,11 @@ pub fn sign_in(
     password: &Password,
 ) -> Result<Option<User>> {
     let email = email.trim().to_lowercase();
+    // No stored password is longer or holds control characters: such
+    // input cannot match (and is never hashed whole).
+    if roster_core::password::check_password_input(password).is_err() {
+        return Ok(None);
+    }
     let Some(mut user) = store.user_by_email(&email)? else {
         policy.verify_dummy(password);
         return Ok(None);

@@ -342,6 +342,24 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
     }
 }
 
+/// Opens the database named by `url` like [`open`], but refuses a SQLite
+/// file that does not exist instead of creating it: every command but
+/// `init`, the imports and `serve` uses this, so a mistyped path is an
+/// error, not an empty directory.
+pub fn open_existing(url: &str) -> Result<Box<dyn Store>> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| (!url.contains("://")).then_some(url));
+    if let Some(path) = path {
+        if !path.is_empty() && path != ":memory:" && !std::path::Path::new(path).exists() {
+            return Err(StoreError::NotFound(format!(
+                "the database '{path}' does not exist; check --database (or ROSTER_DATABASE_URL), or create it with roster init"
+            )));
+        }
+    }
+    open(url)
+}
+
 /// Label ids as stored: ascending, comma-separated ("" for none).
 pub fn encode_ids(ids: &[i64]) -> String {
     let mut s = String::with_capacity(ids.len() * 4);

@@ -114,7 +114,33 @@ pub struct SqliteStore {
 }
 
 pub(crate) fn db(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |e| StoreError::Database(format!("SQLite failed while {what}: {e}"))
+    move |e| match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::Database(format!("SQLite could not go on {what}: {LOCKED_MESSAGE}"))
+        }
+        _ => StoreError::Database(format!("SQLite failed while {what}: {e}")),
+    }
+}
+
+/// Why a write waited [`busy_timeout`] and gave up, and what to do.
+pub const LOCKED_MESSAGE: &str = "the database file is locked by another roster process that kept \
+     writing for longer than this one waits (ROSTER_SQLITE_BUSY_TIMEOUT, 30 seconds by default; an \
+     --atomic import keeps the lock until it ends); see roster imports list for a running import, \
+     wait until it has finished, then run this again";
+
+/// How long a write waits for another process's lock:
+/// `ROSTER_SQLITE_BUSY_TIMEOUT` seconds, 30 by default.
+pub fn busy_timeout() -> std::time::Duration {
+    let secs = std::env::var("ROSTER_SQLITE_BUSY_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(30);
+    std::time::Duration::from_secs(secs)
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -141,7 +167,7 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(|e| {
             StoreError::Database(format!("cannot open the SQLite database '{path}': {e}"))
         })?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
+        conn.busy_timeout(busy_timeout())
             .map_err(db("setting the busy timeout"))?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16000; \
