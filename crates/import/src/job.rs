@@ -364,6 +364,12 @@ pub struct JobOptions {
     /// Rows per batch (the CLI's `--batch-size`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
+    /// The CLI's `--max-field-bytes` (default 1 MiB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_field_bytes: Option<u64>,
+    /// The CLI's `--max-columns` (default 1,000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_columns: Option<usize>,
 }
 
 /// An option that cannot be used: which, and why.
@@ -483,9 +489,27 @@ impl JobOptions {
                         )))
                     }
                 },
+                "max_field_bytes" => match value.parse::<u64>() {
+                    Ok(n) if n >= 1 => o.max_field_bytes = Some(n),
+                    _ => {
+                        return Err(bad(format!(
+                            "max_field_bytes takes a number of bytes (at least 1), not '{}'",
+                            short(value)
+                        )))
+                    }
+                },
+                "max_columns" => match value.parse::<usize>() {
+                    Ok(n) if (1..=1_000_000).contains(&n) => o.max_columns = Some(n),
+                    _ => {
+                        return Err(bad(format!(
+                            "max_columns takes a number from 1 to 1000000, not '{}'",
+                            short(value)
+                        )))
+                    }
+                },
                 _ => {
                     return Err(bad(format!(
-                        "'{}' is not an import option; the options are dry_run, atomic, create_labels, replace_labels, on_existing, keep, map, ignore_unknown_columns, encoding and delimiter",
+                        "'{}' is not an import option; the options are dry_run, atomic, create_labels, replace_labels, on_existing, keep, map, ignore_unknown_columns, encoding, delimiter, max_field_bytes and max_columns",
                         short(name)
                     )))
                 }
@@ -514,6 +538,14 @@ impl JobOptions {
             create_labels: self.create_labels,
             replace_labels: self.replace_labels,
             started_by: started_by.to_string(),
+            limits: crate::Limits {
+                max_field_bytes: self
+                    .max_field_bytes
+                    .unwrap_or(crate::guard::DEFAULT_MAX_FIELD_BYTES),
+                max_columns: self
+                    .max_columns
+                    .unwrap_or(crate::guard::DEFAULT_MAX_COLUMNS),
+            },
             ..crate::Options::default()
         };
         for m in &self.map {
