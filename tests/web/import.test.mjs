@@ -47,7 +47,9 @@ before(async () => {
   db = newDatabase();
   csvPath = join(db.dir, 'outlook-contacts.csv');
   writeFileSync(csvPath, outlookCsv());
-  server = await startServer(db);
+  // The worker pauses 2 s after its third committed batch (a test hook), so
+  // the page is seen mid-import however fast this machine is.
+  server = await startServer(db, { env: { ROSTER_TEST_PAUSE_AFTER_BATCHES: '3', ROSTER_TEST_PAUSE_SECS: '2' } });
   browser = await launch();
   const token = cli(db.db, ['tokens', 'create', '--user', ADMIN.email, '--name', 'web tests']);
   api = apiClient(server.base, token);
@@ -208,6 +210,28 @@ test('the progress page rides out a server restart: the import resumes and finis
   assert.equal(job.report.rows, ROWS + 3);
   assert.equal(job.report.rejected, broken.length);
   assert.equal(await page.locator('[data-count="rejected"] b').textContent(), broken.length.toLocaleString('en-US'));
+  await page.context().close();
+});
+
+test('cancel an import mid-way: it stops after its batch, and the page says what stays', async () => {
+  await server.stop();
+  const port = server.port;
+  server = await startServer(db, { port, env: { ROSTER_TEST_PAUSE_AFTER_BATCHES: '1', ROSTER_TEST_PAUSE_SECS: '3600' } });
+  const maps = ['E-mail Address=email', 'First Name=first_name'].map((m) => `map=${encodeURIComponent(m)}`).join('&');
+  const up = await api('POST', `/api/imports?kind=contacts&name=to-cancel.csv&${maps}&ignore_unknown_columns=true`, readFileSync(csvPath, 'utf8'));
+  assert.equal(up.status, 202, up.text);
+  const page = await newPage(browser, server.base);
+  await signIn(page, ADMIN);
+  await page.goto(`/imports/${up.json.id}`);
+  await page.getByTestId('status').getByText('running').waitFor({ timeout: 60000 });
+  await page.getByRole('button', { name: 'Cancel the import' }).click();
+  await page.getByTestId('status').getByText('cancelled').waitFor({ timeout: 60000 });
+  await page.getByText(/Cancelled\. The batches committed before the cancel stay/).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Cancel the import' }).count(), 0);
+  await check(page, '08b-import-cancelled');
+  const job = (await api('GET', `/api/imports/${up.json.id}`)).json;
+  assert.equal(job.status, 'cancelled');
+  assert.ok(job.report.rows < ROWS, `stopped early (${job.report.rows} rows)`);
   await page.context().close();
 });
 

@@ -1,6 +1,6 @@
 // Contacts: search as you type, label and company filters, paging by
 // cursor, a contact's page and its edit form.
-import { h, mount, field, setFieldError, notice, table, debounce, fmtTime } from './dom.js';
+import { h, mount, field, setFieldError, notice, table, fmtTime } from './dom.js';
 import { ApiError, api, get, patch, qs, errorField } from './api.js';
 import { alive, currentSeq, navigate } from './app.js';
 
@@ -79,11 +79,14 @@ export async function contactsPage(main) {
         (c.labels || []).map((id) => h('span.chip', (labels.get(String(id)) || { name: `#${id}` }).name)),
       ])) : null);
     mount(pager,
-      h('button.secondary', { type: 'button', disabled: pageIndex === 0, onclick: () => { pageIndex--; load(); } }, 'Previous page'),
-      h('button.secondary', { type: 'button', disabled: !page.next, onclick: () => { pageIndex++; load(); } }, 'Next page'));
+      h('button.secondary', { type: 'button', disabled: pageIndex === 0, onclick: () => { clearTimeout(typing); pageIndex--; load(); } }, 'Previous page'),
+      h('button.secondary', { type: 'button', disabled: !page.next, onclick: () => { clearTimeout(typing); pageIndex++; load(); } }, 'Next page'));
   }
-  const restart = () => { cursors = [null]; pageIndex = 0; load(); };
-  q.addEventListener('input', debounce(restart, 200));
+  // Typing waits for a pause (200 ms); a filter or a page button acts at
+  // once and drops a search still waiting, so it cannot undo the click.
+  let typing = null;
+  const restart = () => { clearTimeout(typing); cursors = [null]; pageIndex = 0; load(); };
+  q.addEventListener('input', () => { clearTimeout(typing); typing = setTimeout(restart, 200); });
   label.addEventListener('change', restart);
   company.addEventListener('change', restart);
   await load();

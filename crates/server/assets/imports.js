@@ -355,6 +355,8 @@ export async function importJobPage(main, id) {
       h('span', { 'data-testid': 'rows' }, `${fmtNumber(p.rows)} rows`),
       h('span', `${fmtBytes(p.bytes)} of ${fmtBytes(p.total_bytes)}`),
       h('span', job.status === 'running' ? `time left: ${left}` : (job.status === 'queued' ? 'waiting to start' : job.status === 'interrupted' ? 'interrupted: resumes from its last committed batch' : 'finished')));
+    // A stopped import's bytes say little; its counts below say what was written.
+    live.hidden = TERMINAL.has(job.status) && job.status !== 'succeeded';
     const cancellable = job.status === 'queued' || job.status === 'running' || job.status === 'interrupted';
     mount(controls, cancellable ? h('button.danger', {
       type: 'button', disabled: cancelling, onclick: async (ev) => {
