@@ -173,7 +173,6 @@ run_backend() { # run_backend BACKEND URL_WITH URL_WITHOUT
     log "$backend: import without the search index"
     setup "$without"; without_index "$backend" "$without"; t_without=$(import_secs "$without")
     log "$backend: $t_without s"
-    echo "$OUT/api-admin-password" >/dev/null
     echo 'bench password' | "$ROSTER" --database "$with" users create-admin bench@example.com >/dev/null
     token=$("$ROSTER" --database "$with" tokens create --user bench@example.com)
     "$ROSTER" --database "$with" serve --listen 127.0.0.1:0 --data-dir "$OUT/api-data" --db-connections 4 \
