@@ -1,6 +1,8 @@
 // The admin pages: users, labels, companies, custom fields.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ADMIN, AGENT, newDatabase, startServer, launch, newPage, signIn, axe, screenshot } from './harness.mjs';
 
 let server;
@@ -14,8 +16,11 @@ async function check(page, name) {
   page.problems.length = 0;
 }
 
+let db;
+
 before(async () => {
-  server = await startServer(newDatabase());
+  db = newDatabase();
+  server = await startServer(db);
   browser = await launch();
 });
 
@@ -99,6 +104,34 @@ test('an agent reads labels, companies and fields, and cannot add them', async (
   await page.getByRole('cell', { name: 'gold, silver' }).waitFor();
   assert.equal(await page.getByRole('button', { name: 'Add the field' }).count(), 0);
   await page.context().close();
+});
+
+test('import users through the wizard: passwords never shown, a short one rejected, the others sign in', async () => {
+  const file = join(db.dir, 'team.csv');
+  writeFileSync(file, 'email,first_name,last_name,password,role\nann@example.com,Ann,Lee,ann secret 1,agent\nbob@example.com,Bob,Ray,123,agent\ncat@example.com,Cat,Kim,cat secret 2,admin\n');
+  const page = await newPage(browser, server.base);
+  await signIn(page, ADMIN);
+  await page.goto('/import');
+  await page.getByLabel(/^Users/).check();
+  await page.getByLabel('CSV file').setInputFiles(file);
+  await page.getByRole('heading', { name: /Columns of team.csv/ }).waitFor();
+  const pwRow = page.getByRole('row').filter({ has: page.getByText('password', { exact: true }) });
+  await pwRow.getByText('••••••').waitFor();
+  assert.equal(await page.getByText('ann secret 1').count(), 0, 'no password on the page');
+  await page.getByRole('button', { name: 'Next: options' }).click();
+  await page.getByRole('button', { name: 'Next: dry run' }).click();
+  await page.getByText('If you import now:').waitFor({ timeout: 60000 });
+  const count = async (k) => Number(await page.locator(`[data-count="${k}"] b`).first().textContent());
+  assert.deepEqual([await count('rows'), await count('created'), await count('rejected')], [3, 2, 1]);
+  await page.getByRole('button', { name: 'Import team.csv' }).click();
+  await page.getByTestId('status').getByText('succeeded').waitFor({ timeout: 60000 });
+  await page.getByRole('table', { name: 'Rejected rows' }).getByRole('cell', { name: '3', exact: true }).waitFor();
+  assert.equal(await page.getByText('123', { exact: true }).count(), 0, 'the rejected password is not echoed');
+  await page.context().close();
+  const ann = await newPage(browser, server.base);
+  await signIn(ann, { email: 'ann@example.com', password: 'ann secret 1' });
+  await ann.getByText('ann@example.com (agent)').waitFor();
+  await ann.context().close();
 });
 
 test('no page error and no CSP violation on these pages', () => {
