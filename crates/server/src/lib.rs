@@ -147,7 +147,7 @@ async fn run(config: Config) -> Result<(), ServeError> {
             .await
             .map_err(|e| ServeError::Io(format!("start-up failed: {e}")))??
     };
-    let app = app(state);
+    let app = app(state.clone());
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
@@ -179,6 +179,7 @@ async fn run(config: Config) -> Result<(), ServeError> {
     .map_err(|e| ServeError::Io(format!("the server failed: {e}")))?;
     // The running import stops after its current batch and resumes later.
     let _ = tokio::task::spawn_blocking(move || worker.stop()).await;
+    state.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The state every handler shares: the configuration, the pool of store
 //! connections, the sign-in rate limiter and the shutdown signal.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use roster_store::{Store, StoreError};
@@ -41,6 +42,7 @@ impl AppState {
         let db = Db {
             url: config.database.clone(),
             idle: Arc::new(Mutex::new(vec![first])),
+            closed: Arc::new(AtomicBool::new(false)),
             permits: Arc::new(Semaphore::new(config.db_connections)),
         };
         let limiter = SignInLimiter::new(&config);
@@ -78,6 +80,23 @@ impl AppState {
     /// `db_connections` jobs run at once (the rest wait their turn), each
     /// with a connection of its own, reused across requests. A transaction
     /// `f` leaves open is rolled back.
+    /// Closes the pool at shutdown: idle connections are dropped on a
+    /// blocking thread (a synchronous PostgreSQL client must never be
+    /// dropped on the async runtime), and connections in use are dropped
+    /// when their job ends instead of going back.
+    pub async fn close(&self) {
+        self.inner.db.closed.store(true, Ordering::SeqCst);
+        let idle: Vec<Box<dyn Store>> = std::mem::take(
+            &mut *self
+                .inner
+                .db
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let _ = tokio::task::spawn_blocking(move || drop(idle)).await;
+    }
+
     pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
@@ -91,6 +110,8 @@ impl AppState {
 struct Db {
     url: String,
     idle: Arc<Mutex<Vec<Box<dyn Store>>>>,
+    /// Set at shutdown: connections are no longer pooled.
+    closed: Arc<AtomicBool>,
     permits: Arc<Semaphore>,
 }
 
@@ -105,6 +126,7 @@ impl Db {
                 ApiError::new(ErrorKind::Unavailable, "the server is shutting down")
             })?;
         let idle = self.idle.clone();
+        let closed = self.closed.clone();
         let url = self.url.clone();
         let job = tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -122,7 +144,7 @@ impl Db {
             };
             let result = f(store.as_mut());
             // Only a connection that is clean goes back to the pool.
-            if store.rollback().is_ok() {
+            if store.rollback().is_ok() && !closed.load(Ordering::SeqCst) {
                 idle.lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(store);
