@@ -11,8 +11,9 @@
 #          the server's peak RSS (VmHWM) over the whole run.
 # Then the upload's memory: a server whose worker is held busy (by the test
 # pause hook on a first tiny import) receives bodies of A and B MiB (default
-# 100 and 1024); the server's VmHWM after each 202 shows whether receiving
-# an upload grows with its size.
+# 100 and 1024; streamed with curl -T, as --data-binary reads the whole
+# file into curl's memory first); the server's VmHWM after each 202 shows
+# whether receiving an upload grows with its size.
 # Output: a markdown table on stdout and in bench/out/http/latest.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -145,10 +146,17 @@ UPLOAD_ROWS=$OUT/upload.tsv
 printf 'body_mib\tupload_s\tserver_peak_rss_kib_after\n' >"$UPLOAD_ROWS"
 printf '%s\t-\t%s\n' 0 "$(hwm_kib)" >>"$UPLOAD_ROWS"
 for mib in ${UPLOADS//,/ }; do
-    head -c $((mib * 1024 * 1024)) /dev/urandom | base64 -w 100 | head -c $((mib * 1024 * 1024)) >"$D/body.bin"
+    "$PY" - "$D/body.bin" "$mib" <<'EOF'
+import sys
+line = b"someone@example.com,Some,One,1,Marketing,Pro,3\n" * 21000
+with open(sys.argv[1], "wb") as f:
+    left = int(sys.argv[2]) << 20
+    while left > 0:
+        f.write(line[:left]); left -= len(line)
+EOF
     t0=$(now)
     code=$(curl -s -o "$D/answer.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
-        --data-binary @"$D/body.bin" "$BASE/api/imports?kind=contacts")
+        -X POST -H 'Content-Type: text/csv' -T "$D/body.bin" "$BASE/api/imports?kind=contacts")
     t1=$(now)
     [ "$code" = 202 ] || { echo "upload of $mib MiB answered $code: $(cat "$D/answer.json")" >&2; exit 1; }
     printf '%s\t%.2f\t%s\n' "$mib" "$(echo "$t1 - $t0" | bc)" "$(hwm_kib)" >>"$UPLOAD_ROWS"
