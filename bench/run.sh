@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Roster import benchmark: `roster import contacts` against the databases' own
-# bulk loaders, on one generated file. See bench/README.md.
+# bulk loaders, on generated files of several shapes. See bench/README.md.
 #
 #   bash bench/run.sh [--rows 1000000] [--runs 3] [--postgres URL] [--seed 42]
+#                     [--shapes random,realistic,wide,labels-heavy]
 #                     [--utils-rows 100000] [--no-build]
 #   bash bench/run.sh --memory        # peak RSS of roster at 1M and 5M rows
 #
@@ -22,10 +23,11 @@ UTILS_ROWS=100000
 PG_URL=${ROSTER_BENCH_POSTGRES_URL:-}
 MEMORY=0
 BUILD=1
+SHAPES=random,realistic,wide,labels-heavy
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 2; }
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --seed) SEED=${2:?--seed needs a number}; shift 2 ;;
         --utils-rows) UTILS_ROWS=${2:?--utils-rows needs a number}; shift 2 ;;
         --postgres) PG_URL=${2:?--postgres needs a URL}; shift 2 ;;
+        --shapes) SHAPES=${2:?--shapes needs a comma-separated list}; shift 2 ;;
         --memory) MEMORY=1; shift ;;
         --no-build) BUILD=0; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -44,6 +47,10 @@ for v in ROWS RUNS SEED UTILS_ROWS; do
     [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] || die "--$(tr 'A-Z_' 'a-z-' <<<"$v") must be a positive integer, not '${!v}'"
 done
 
+for shape in ${SHAPES//,/ }; do
+    python3 "$HERE/gen.py" --shape "$shape" --print columns >/dev/null 2>&1 \
+        || die "unknown shape '$shape' in --shapes; use some of random,realistic,wide,labels-heavy"
+done
 for tool in python3 sqlite3 cargo; do
     command -v "$tool" >/dev/null || die "'$tool' is not installed; it is needed to run the benchmark"
 done
@@ -82,27 +89,45 @@ build() {
 }
 
 # ---------------------------------------------------------------- data
-gen() { # gen ROWS -> sets FILE
-    FILE=$OUT/contacts-$1-s$SEED.csv
+gen() { # gen ROWS [SHAPE] -> sets FILE
+    local shape=${2:-random}
+    FILE=$OUT/contacts-$shape-$1-s$SEED.csv
     if [ -s "$FILE" ] && [ -s "$FILE.expected.json" ] && [ "$FILE" -nt "$HERE/gen.py" ]; then
         log "reusing $FILE"
     else
-        "$PY" "$HERE/gen.py" --rows "$1" --seed "$SEED" --out "$FILE"
+        "$PY" "$HERE/gen.py" --shape "$shape" --rows "$1" --seed "$SEED" --out "$FILE"
     fi
 }
 
-# Untimed: roster init + the labels, 50 companies and 2 fields the file uses.
-setup_roster() { # setup_roster DATABASE_URL
-    local db=$1 name
+# Untimed: roster init + the labels, 50 companies and the fields the shape uses
+# (labels get ids 1.. in this order, which the files' labels_id rely on).
+setup_roster() { # setup_roster DATABASE_URL [SHAPE]
+    local db=$1 shape=${2:-random} name type options
     "$ROSTER" --database "$db" init 2>/dev/null || return 1
     while IFS= read -r name; do
-        "$ROSTER" --database "$db" labels add "$name" >/dev/null
-    done < <("$PY" "$HERE/gen.py" --print-labels)
+        "$ROSTER" --database "$db" labels add "$name" >/dev/null || return 1
+    done < <("$PY" "$HERE/gen.py" --shape "$shape" --print-labels)
     for name in $(seq 1 50); do
-        "$ROSTER" --database "$db" companies add "Company $name" >/dev/null
+        "$ROSTER" --database "$db" companies add "Company $name" >/dev/null || return 1
     done
-    "$ROSTER" --database "$db" fields add plan --type select --options Free,Pro,Enterprise >/dev/null
-    "$ROSTER" --database "$db" fields add seats --type number >/dev/null
+    while IFS=$'\t' read -r name type options; do
+        if [ -n "$options" ]; then
+            "$ROSTER" --database "$db" fields add "$name" --type "$type" --options "$options" >/dev/null || return 1
+        else
+            "$ROSTER" --database "$db" fields add "$name" --type "$type" >/dev/null || return 1
+        fi
+    done < <("$PY" "$HERE/gen.py" --shape "$shape" --print setup | "$PY" -c '
+import json, sys
+for f in json.load(sys.stdin)["fields"]:
+    print(f["name"], f["type"], ",".join(f.get("options", [])), sep="\t")')
+}
+
+# count NAME ROUND SQL-COUNT-COMMAND... : the rows a contender left in its
+# database, checked by report.py against what gen.py expects.
+count() {
+    local name=$1 round=$2 n; shift 2
+    n=$("$@" 2>>"$RUN/count.err" | tr -d '[:space:]') || n=error
+    printf '%s\t%s\t%s\n' "$name" "$round" "${n:-error}" >>"$RUN/counts.tsv"
 }
 
 # measure NAME ROUND ROWS OK_EXITS CMD... : time CMD, append to results.tsv.
@@ -166,15 +191,17 @@ if [ "$MEMORY" = 1 ]; then
     mkdir -p "$RUN/m"
     : >"$RUN/results.tsv"
     machine_json >"$RUN/machine.json"
-    for n in 1000000 5000000; do
-        gen "$n"
-        cp "$FILE.expected.json" "$RUN/expected-$n.json"
-        rm -f "$RUN"/mem.db*
-        setup_roster "sqlite://$RUN/mem.db" || die "roster init failed on sqlite://$RUN/mem.db"
-        cat "$FILE" >/dev/null
-        log "roster import contacts at $n rows (peak RSS)"
-        measure "roster_fresh_$n" 1 "$n" "0|1" "$ROSTER" --database "sqlite://$RUN/mem.db" import contacts "$FILE" --json
-        rm -f "$RUN"/mem.db*
+    for shape in ${SHAPES//,/ }; do
+        for n in 1000000 5000000; do
+            gen "$n" "$shape"
+            cp "$FILE.expected.json" "$RUN/expected-$shape-$n.json"
+            rm -f "$RUN"/mem.db*
+            setup_roster "sqlite://$RUN/mem.db" "$shape" || die "roster init failed on sqlite://$RUN/mem.db"
+            cat "$FILE" >/dev/null
+            log "roster import contacts, $shape, $n rows (peak RSS)"
+            measure "roster_fresh_${shape}_$n" 1 "$n" "0|1" "$ROSTER" --database "sqlite://$RUN/mem.db" import contacts "$FILE" --json
+            rm -f "$RUN"/mem.db*
+        done
     done
     "$PY" "$HERE/report.py" memory "$RUN" | tee "$OUT/memory.md"
     exit 0
@@ -182,22 +209,30 @@ fi
 
 # ---------------------------------------------------------------- main run
 build
-gen "$ROWS"
-RUN=$OUT/run-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$RUN/m" "$RUN/db"
-: >"$RUN/results.tsv"
-cp "$FILE.expected.json" "$RUN/expected.json"
-machine_json >"$RUN/machine.json"
-# The head: gen.py is sequential, so --rows K gives exactly the first K rows
-# of the big file (same seed), with its own expected counts.
-HEAD_ROWS=$(( UTILS_ROWS < ROWS ? UTILS_ROWS : ROWS ))
-BIG=$FILE
-gen "$HEAD_ROWS"
-HEAD=$FILE
-FILE=$BIG
-cmp -s -n "$(stat -c %s "$HEAD")" "$HEAD" "$FILE" || die "$HEAD is not the head of $FILE (gen.py changed?); delete $OUT/contacts-*.csv and rerun"
-cp "$HEAD.expected.json" "$RUN/expected-head.json"
-log "file: $FILE ($ROWS rows, $(du -h "$FILE" | cut -f1)); head for sqlite-utils: $HEAD_ROWS rows"
+TOP=$OUT/run-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$TOP/db"
+machine_json >"$TOP/machine.json"
+echo "$SHAPES" | tr ',' '\n' >"$TOP/shapes"
+declare -A FILES HEADS
+for shape in ${SHAPES//,/ }; do
+    RUN=$TOP/$shape
+    mkdir -p "$RUN/m"
+    : >"$RUN/results.tsv"
+    : >"$RUN/counts.tsv"
+    gen "$ROWS" "$shape"
+    cp "$FILE.expected.json" "$RUN/expected.json"
+    FILES[$shape]=$FILE
+    # The head: gen.py is sequential, so --rows K gives exactly the first K
+    # rows of the big file (same shape and seed), with its own expected counts.
+    HEAD_ROWS=$(( UTILS_ROWS < ROWS ? UTILS_ROWS : ROWS ))
+    gen "$HEAD_ROWS" "$shape"
+    HEADS[$shape]=$FILE
+    cmp -s -n "$(stat -c %s "${HEADS[$shape]}")" "${HEADS[$shape]}" "${FILES[$shape]}" \
+        || die "${HEADS[$shape]} is not the head of ${FILES[$shape]} (gen.py changed?); delete $OUT/contacts-*.csv and rerun"
+    cp "${HEADS[$shape]}.expected.json" "$RUN/expected-head.json"
+    log "$shape: ${FILES[$shape]} ($ROWS rows, $(du -h "${FILES[$shape]}" | cut -f1)); head for sqlite-utils: $HEAD_ROWS rows"
+done
+RUN=$TOP
 
 # sqlite-utils from PyPI into a venv under bench/out (the only network use).
 SQLITE_UTILS=$OUT/venv/bin/sqlite-utils
@@ -222,135 +257,163 @@ if [ -z "$PG_URL" ]; then
     log "=============================================================="
 elif ! command -v psql >/dev/null; then
     log "SKIPPING PostgreSQL: psql is not installed (apt-get install postgresql-client)"
-elif ! psql_q -c 'select 1' >/dev/null 2>"$RUN/pg-check.err"; then
-    log "SKIPPING PostgreSQL: cannot connect to $PG_URL: $(head -1 "$RUN/pg-check.err")"
+elif ! psql_q -c 'select 1' >/dev/null 2>"$TOP/pg-check.err"; then
+    log "SKIPPING PostgreSQL: cannot connect to $PG_URL: $(head -1 "$TOP/pg-check.err")"
 else
     psql_q -c 'DROP SCHEMA IF EXISTS bench_probe CASCADE' >/dev/null 2>&1 || true
-    if "$ROSTER" --database "$(pg_url bench_probe)" init >/dev/null 2>"$RUN/pg-probe.err"; then
+    if "$ROSTER" --database "$(pg_url bench_probe)" init >/dev/null 2>"$TOP/pg-probe.err"; then
         PG=1
+        psql_q -At -c "SELECT indexdef FROM pg_indexes WHERE schemaname = 'bench_probe' AND indexname = 'contacts_search'" >"$TOP/pg-search.sql"
+        [ -s "$TOP/pg-search.sql" ] || die "roster's schema has no contacts_search index on PostgreSQL; bench/run.sh needs updating"
         log "PostgreSQL: $PG_URL (roster schemas bench_rN, baseline schemas bench_flat_rN)"
     else
         log "=============================================================="
         log "SKIPPING PostgreSQL: this roster build cannot use it:"
-        log "  $(head -1 "$RUN/pg-probe.err")"
+        log "  $(head -1 "$TOP/pg-probe.err")"
         log "=============================================================="
     fi
     psql_q -c 'DROP SCHEMA IF EXISTS bench_probe CASCADE' >/dev/null 2>&1 || true
 fi
-echo "$PG" >"$RUN/pg"
+echo "$PG" >"$TOP/pg"
+# Roster's SQLite search index, as its schema defines it, for the indexed baseline.
+"$ROSTER" --database "sqlite://$TOP/db/probe.db" init >/dev/null 2>&1 || die "roster init failed on $TOP/db/probe.db"
+sqlite3 "$TOP/db/probe.db" "SELECT sql || ';' FROM sqlite_master WHERE name IN ('contacts_search', 'contacts_search_insert') ORDER BY type = 'trigger'" >"$TOP/sqlite-search.sql"
+grep -q 'contacts_search_insert' "$TOP/sqlite-search.sql" || die "roster's schema has no contacts_search index on SQLite; bench/run.sh needs updating"
+rm -f "$TOP"/db/probe.db*
 
 # --- the contenders -------------------------------------------------------
-# sqlite3 baselines. The issue asks for ".import into email TEXT PRIMARY KEY
-# (fresh)". Checked with sqlite3 3.40: on a row whose key is already there,
-# .import prints "FILE:LINE: INSERT failed: UNIQUE constraint failed:
-# contacts.email" on stderr, skips that row, carries on and exits 0: the
-# FIRST row of each email wins, where roster applies rows in order (the last
-# wins) and validates every value. That is the raw-speed floor (no
-# validation, no merge), reported as "sqlite3 .import (PK)".
-# The fairer baseline, "sqlite3 .import + upsert", does what a careful admin
-# would do with the CLI alone, in one sqlite3 session: .import into a TEMP
-# staging table without constraints, then one INSERT ... SELECT in file order
-# with ON CONFLICT(email) DO UPDATE, lowercasing emails and keeping a column's
-# old value where the file's cell is empty (the same merge rule as roster).
-# It still skips validation, labels as a set, companies and custom-field
-# typing. Run again on the same database, it is the re-import baseline.
-# sqlite3's defaults (rollback journal, synchronous=FULL, 2 MB page cache)
-# cost it ~30% at 1M rows against roster's own pragmas, so the upsert
-# baseline and a second .import (PK) use roster's: SQLITE_PRAGMAS below,
-# copied from crates/store/src/sqlite.rs.
+# sqlite3 baselines. ".import into email TEXT PRIMARY KEY (fresh)": checked
+# with sqlite3 3.40, on a row whose key is already there .import prints
+# "FILE:LINE: INSERT failed: UNIQUE constraint failed: contacts.email" on
+# stderr, skips that row, carries on and exits 0: the FIRST row of each
+# email wins, where roster applies rows in order (the last wins) and
+# validates every value. That is the raw-speed floor (no validation, no
+# merge), with sqlite3's defaults (rollback journal, synchronous=FULL, 2 MB
+# cache) and again with roster's own pragmas (SQLITE_PRAGMAS, copied from
+# crates/store/src/sqlite.rs): the like-for-like ("tuned vs tuned") one.
+# "sqlite3 .import + upsert" does what a careful admin would do with the CLI
+# alone, in one sqlite3 session with roster's pragmas: .import into a TEMP
+# staging table, then one INSERT ... SELECT in file order with ON
+# CONFLICT(email) DO UPDATE, lowercasing emails and keeping a column's old
+# value where the file's cell is empty (roster's merge rule). Run again on
+# the same database it upserts the same rows again: the like-for-like
+# baseline of a re-import. It still skips validation, labels as a set,
+# companies and custom-field typing. SQL: bench/baselines.py.
 SQLITE_PRAGMAS='PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16000;'
-SQLITE_SCHEMA='CREATE TABLE IF NOT EXISTS contacts(email TEXT PRIMARY KEY, first_name, last_name, company_id, labels, plan, seats);'
-SQLITE_UPSERT="INSERT INTO contacts SELECT lower(trim(email)), nullif(first_name,''), nullif(last_name,''), nullif(company_id,''), nullif(labels,''), nullif(plan,''), nullif(seats,'') FROM staging WHERE true ORDER BY rowid
- ON CONFLICT(email) DO UPDATE SET first_name=coalesce(excluded.first_name,first_name), last_name=coalesce(excluded.last_name,last_name), company_id=coalesce(excluded.company_id,company_id), labels=coalesce(excluded.labels,labels), plan=coalesce(excluded.plan,plan), seats=coalesce(excluded.seats,seats);"
-
 # PostgreSQL baseline: one psql session that \copy-s the file into a TEMP
-# (unlogged, session-local) staging table, then upserts into a flat table:
-# DISTINCT ON (email) keeps the file's last row per email (roster's rule for
-# repeated rows, minus the per-column merge), rows without '@' or with a
-# non-numeric seats are dropped (a token of validation so the casts succeed).
-pg_baseline_sql() { # pg_baseline_sql SCHEMA FILE
-    cat <<EOF
-CREATE SCHEMA IF NOT EXISTS $1;
-SET search_path = $1;
-CREATE TABLE IF NOT EXISTS flat(email text PRIMARY KEY, first_name text, last_name text, company_id bigint, labels text, plan text, seats numeric);
-CREATE TEMP TABLE staging(n bigserial, email text, first_name text, last_name text, company_id text, labels text, plan text, seats text);
-\\copy staging(email,first_name,last_name,company_id,labels,plan,seats) FROM '$2' WITH (FORMAT csv, HEADER true)
-INSERT INTO flat
-SELECT DISTINCT ON (lower(trim(email))) lower(trim(email)), nullif(first_name,''), nullif(last_name,''),
-       nullif(company_id,'')::bigint, nullif(labels,''), nullif(plan,''), nullif(seats,'')::numeric
-FROM staging
-WHERE email LIKE '%_@_%' AND (seats = '' OR seats ~ '^[+-]?[0-9]+(\.[0-9]+)?$')
-ORDER BY lower(trim(email)), n DESC
-ON CONFLICT (email) DO UPDATE SET
-  first_name = coalesce(excluded.first_name, flat.first_name), last_name = coalesce(excluded.last_name, flat.last_name),
-  company_id = coalesce(excluded.company_id, flat.company_id), labels = coalesce(excluded.labels, flat.labels),
-  plan = coalesce(excluded.plan, flat.plan), seats = coalesce(excluded.seats, flat.seats);
-EOF
-}
+# staging table, then upserts into a flat table: DISTINCT ON (email) keeps the
+# file's last row per email (roster's rule for repeated rows, minus the
+# per-column merge); rows without '@' or with a number field that does not
+# cast are dropped. Run twice: fresh, then the same rows again.
+# Roster maintains a substring search index with every write (FTS5 trigram
+# on SQLite, pg_trgm GIN on PostgreSQL); the loaders above have none. The
+# "indexed" contenders give them the same index (bench/baselines.py): the
+# like-for-like comparison.
 
-log "warming the page cache with the file"
-cat "$FILE" "$HEAD" >/dev/null
+log "warming the page cache with the files"
+for shape in ${SHAPES//,/ }; do cat "${FILES[$shape]}" "${HEADS[$shape]}" >/dev/null; done
 
-for round in $(seq 1 "$RUNS"); do
-    log "---- round $round of $RUNS ----"
-    D=$RUN/db
+sq_count() { sqlite3 "$1" 'SELECT count(*) FROM contacts'; }
+pg_count() { psql_q -At -c "SELECT count(*) FROM $1"; }
+
+# One group of contenders: what runs back to back and shares a database.
+run_group() { # run_group GROUP SHAPE ROUND
+    local g=$1 shape=$2 round=$3 D=$TOP/db pass s f
+    local file=${FILES[$shape]} head=${HEADS[$shape]}
+    local schema; schema=$("$PY" "$HERE/baselines.py" "$shape" sqlite-schema)
     rm -f "$D"/*
-
-    # a. roster into a fresh SQLite database, then again into the same one.
-    setup_roster "sqlite://$D/roster.db" || die "roster init failed on sqlite://$D/roster.db"
-    measure roster_fresh "$round" "$ROWS" "0|1" "$ROSTER" --database "sqlite://$D/roster.db" import contacts "$FILE" --json
-    measure roster_again "$round" "$ROWS" "0|1" "$ROSTER" --database "sqlite://$D/roster.db" import contacts "$FILE" --json
-    rm -f "$D"/roster.db*
-
-    # b. sqlite3 CLI.
-    measure sqlite3_import_pk "$round" "$ROWS" 0 sqlite3 "$D/pk.db" "$SQLITE_SCHEMA" '.mode csv' ".import --skip 1 '$FILE' contacts"
-    rm -f "$D"/pk.db*
-    measure sqlite3_import_pk_tuned "$round" "$ROWS" 0 sqlite3 "$D/pk.db" "$SQLITE_PRAGMAS" "$SQLITE_SCHEMA" '.mode csv' ".import --skip 1 '$FILE' contacts"
-    rm -f "$D"/pk.db*
-    for pass in fresh again; do
-        measure "sqlite3_upsert_$pass" "$round" "$ROWS" 0 sqlite3 "$D/upsert.db" "$SQLITE_PRAGMAS" "$SQLITE_SCHEMA" \
-            'CREATE TEMP TABLE staging(email, first_name, last_name, company_id, labels, plan, seats);' \
-            '.mode csv' ".import --skip 1 '$FILE' staging" "$SQLITE_UPSERT"
-    done
-    rm -f "$D"/upsert.db*
-
-    # c. sqlite-utils upsert on the head of the file, and roster on the same head.
-    if [ -n "$SQLITE_UTILS" ]; then
-        measure sqlite_utils_head "$round" "$HEAD_ROWS" 0 "$SQLITE_UTILS" upsert "$D/utils.db" contacts "$HEAD" --csv --pk email
-        rm -f "$D"/utils.db*
-    fi
-    setup_roster "sqlite://$D/head.db" || die "roster init failed"
-    measure roster_fresh_head "$round" "$HEAD_ROWS" "0|1" "$ROSTER" --database "sqlite://$D/head.db" import contacts "$HEAD" --json
-    rm -f "$D"/head.db*
-
-    # d. PostgreSQL.
-    if [ "$PG" = 1 ]; then
+    case $g in
+    roster)
+        setup_roster "sqlite://$D/roster.db" "$shape" || die "roster setup failed on sqlite://$D/roster.db"
+        measure roster_fresh "$round" "$ROWS" "0|1" "$ROSTER" --database "sqlite://$D/roster.db" import contacts "$file" --json
+        count roster_fresh "$round" sq_count "$D/roster.db"
+        measure roster_again "$round" "$ROWS" "0|1" "$ROSTER" --database "sqlite://$D/roster.db" import contacts "$file" --json
+        count roster_again "$round" sq_count "$D/roster.db" ;;
+    pk)
+        measure sqlite3_import_pk "$round" "$ROWS" 0 sqlite3 "$D/pk.db" "$schema" '.mode csv' ".import --skip 1 '$file' contacts"
+        count sqlite3_import_pk "$round" sq_count "$D/pk.db" ;;
+    pk_tuned)
+        measure sqlite3_import_pk_tuned "$round" "$ROWS" 0 sqlite3 "$D/pk.db" "$SQLITE_PRAGMAS" "$schema" '.mode csv' ".import --skip 1 '$file' contacts"
+        count sqlite3_import_pk_tuned "$round" sq_count "$D/pk.db" ;;
+    pk_indexed)
+        measure sqlite3_import_pk_indexed "$round" "$ROWS" 0 sqlite3 "$D/pk.db" "$SQLITE_PRAGMAS" "$schema" \
+            "$("$PY" "$HERE/baselines.py" "$shape" sqlite-search "$TOP/sqlite-search.sql")" '.mode csv' ".import --skip 1 '$file' contacts"
+        count sqlite3_import_pk_indexed "$round" sq_count "$D/pk.db" ;;
+    upsert)
+        for pass in fresh again; do
+            measure "sqlite3_upsert_$pass" "$round" "$ROWS" 0 sqlite3 "$D/upsert.db" "$SQLITE_PRAGMAS" "$schema" \
+                "$("$PY" "$HERE/baselines.py" "$shape" sqlite-staging)" \
+                '.mode csv' ".import --skip 1 '$file' staging" "$("$PY" "$HERE/baselines.py" "$shape" sqlite-upsert)"
+            count "sqlite3_upsert_$pass" "$round" sq_count "$D/upsert.db"
+        done ;;
+    utils)
+        [ -n "$SQLITE_UTILS" ] || return 0
+        measure sqlite_utils_head "$round" "$HEAD_ROWS" 0 "$SQLITE_UTILS" upsert "$D/utils.db" contacts "$head" --csv --pk email
+        count sqlite_utils_head "$round" sq_count "$D/utils.db" ;;
+    roster_head)
+        setup_roster "sqlite://$D/head.db" "$shape" || die "roster setup failed"
+        measure roster_fresh_head "$round" "$HEAD_ROWS" "0|1" "$ROSTER" --database "sqlite://$D/head.db" import contacts "$head" --json
+        count roster_fresh_head "$round" sq_count "$D/head.db" ;;
+    pg_roster)
         s=bench_r$round
         psql_q -c "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null
-        if setup_roster "$(pg_url "$s")"; then
-            measure pg_roster_fresh "$round" "$ROWS" "0|1" "$ROSTER" --database "$(pg_url "$s")" import contacts "$FILE" --json
-            measure pg_roster_again "$round" "$ROWS" "0|1" "$ROSTER" --database "$(pg_url "$s")" import contacts "$FILE" --json
+        if setup_roster "$(pg_url "$s")" "$shape"; then
+            measure pg_roster_fresh "$round" "$ROWS" "0|1" "$ROSTER" --database "$(pg_url "$s")" import contacts "$file" --json
+            count pg_roster_fresh "$round" pg_count "$s.contacts"
+            measure pg_roster_again "$round" "$ROWS" "0|1" "$ROSTER" --database "$(pg_url "$s")" import contacts "$file" --json
+            count pg_roster_again "$round" pg_count "$s.contacts"
         else
             log "FAILED: roster init/setup on $(pg_url "$s")"
         fi
-        psql_q -c "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null
+        psql_q -c "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null ;;
+    pg_upsert)
         f=bench_flat_r$round
         psql_q -c "DROP SCHEMA IF EXISTS $f CASCADE" >/dev/null
-        pg_baseline_sql "$f" "$FILE" >"$RUN/pg-baseline.sql"
+        "$PY" "$HERE/baselines.py" "$shape" pg "$f" "$file" >"$RUN/pg-baseline.sql"
         for pass in fresh again; do
             measure "pg_copy_upsert_$pass" "$round" "$ROWS" 0 psql "$PG_URL" -X -q -v ON_ERROR_STOP=1 -f "$RUN/pg-baseline.sql"
+            count "pg_copy_upsert_$pass" "$round" pg_count "$f.flat"
         done
+        psql_q -c "DROP SCHEMA IF EXISTS $f CASCADE" >/dev/null ;;
+    pg_upsert_indexed)
+        f=bench_flat_r$round
         psql_q -c "DROP SCHEMA IF EXISTS $f CASCADE" >/dev/null
-    fi
+        "$PY" "$HERE/baselines.py" "$shape" pg "$f" "$file" "$TOP/pg-search.sql" >"$RUN/pg-baseline-indexed.sql"
+        for pass in fresh again; do
+            measure "pg_copy_upsert_indexed_$pass" "$round" "$ROWS" 0 psql "$PG_URL" -X -q -v ON_ERROR_STOP=1 -f "$RUN/pg-baseline-indexed.sql"
+            count "pg_copy_upsert_indexed_$pass" "$round" pg_count "$f.flat"
+        done
+        psql_q -c "DROP SCHEMA IF EXISTS $f CASCADE" >/dev/null ;;
+    esac
+    rm -f "$D"/*
+}
+
+GROUPS=(roster pk pk_tuned pk_indexed upsert utils roster_head)
+[ "$PG" = 1 ] && GROUPS+=(pg_roster pg_upsert pg_upsert_indexed)
+for round in $(seq 1 "$RUNS"); do
+    # A new order every round (seeded, so a rerun repeats it): no contender
+    # always runs first, or always right after the heaviest one.
+    mapfile -t ORDER < <("$PY" -c 'import random, sys; g = sys.argv[2:]; random.Random(int(sys.argv[1])).shuffle(g); print("\n".join(g))' "$round" "${GROUPS[@]}")
+    for shape in ${SHAPES//,/ }; do
+        RUN=$TOP/$shape
+        log "---- round $round of $RUNS, shape $shape: ${ORDER[*]} ----"
+        echo "$round ${ORDER[*]}" >>"$RUN/order"
+        for g in "${ORDER[@]}"; do
+            run_group "$g" "$shape" "$round"
+        done
+    done
 done
+RUN=$TOP
 
 {
     echo "roster_rev=$ROSTER_REV"
-    echo "file=${FILE#"$ROOT"/}"
-    echo "file_bytes=$(stat -c %s "$FILE")"
+    echo "rows=$ROWS"
+    echo "file_pattern=${OUT#"$ROOT"/}/contacts-SHAPE-$ROWS-s$SEED.csv"
+    for shape in ${SHAPES//,/ }; do echo "file_bytes_$shape=$(stat -c %s "${FILES[$shape]}")"; done
     echo "sqlite_utils=$([ -n "$SQLITE_UTILS" ] && "$SQLITE_UTILS" --version | awk '{print $NF}' || echo skipped)"
     echo "pg_url=$([ "$PG" = 1 ] && sed -E 's#//[^@/]*@#//…@#' <<<"$PG_URL" || echo skipped)"
-    echo "command=bash bench/run.sh --rows $ROWS --runs $RUNS$([ "$PG" = 1 ] && echo ' --postgres URL')"
-} >"$RUN/meta.env"
-"$PY" "$HERE/report.py" main "$RUN" | tee "$OUT/latest.md"
-log "report: $OUT/latest.md (raw measurements: $RUN)"
+    echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "command=bash bench/run.sh --rows $ROWS --runs $RUNS --shapes $SHAPES$([ "$PG" = 1 ] && echo ' --postgres URL')"
+} >"$TOP/meta.env"
+"$PY" "$HERE/report.py" main "$TOP" | tee "$OUT/latest.md"
+log "report: $OUT/latest.md (raw measurements: $TOP)"
