@@ -62,14 +62,14 @@ def main():
             # roster's own index definition (pg_indexes.indexdef, in argv[5]),
             # on the baseline's table.
             d = open(sys.argv[5]).read().strip()
-            d = re.sub(r"^CREATE INDEX \S+ ON \S+", "CREATE INDEX flat_search ON flat", d)
+            d = re.sub(r"^CREATE INDEX \S+ ON \S+", "CREATE INDEX IF NOT EXISTS flat_search ON flat", d)
             index = d + ";"
         typed = ", ".join(f"{q(c)} {'numeric' if c in numbers else 'text'}" for c in rest)
         sel = ", ".join(f"nullif({q(c)},'')" + ("::numeric" if c in numbers else "") for c in rest)
         upd = ", ".join(f"{q(c)} = coalesce(excluded.{q(c)}, flat.{q(c)})" for c in rest)
-        ok = "".join(f" AND ({q(c)} = '' OR {q(c)} ~ '^[+-]?[0-9]+(\\.[0-9]+)?$')" for c in rest if c in numbers)
+        ok = "".join(f" AND ({q(c)} IS NULL OR {q(c)} = '' OR {q(c)} ~ '^[+-]?[0-9]+(\\.[0-9]+)?$')" for c in rest if c in numbers)
         print(f"""CREATE SCHEMA IF NOT EXISTS {schema};
-SET search_path = {schema};
+SET search_path = {schema}, public;
 CREATE TABLE IF NOT EXISTS flat(email text PRIMARY KEY, {typed});
 {index}
 CREATE TEMP TABLE staging(n bigserial, {', '.join(q(c) + ' text' for c in cols)});

@@ -17,7 +17,7 @@ Shapes (`--shape`, default `random`):
   (`christopher.montgomery123@customer-success.example.com`); 1-3 labels by
   name on most rows, `labels_id` on a few; four custom fields: `tier`
   (select), `seats` (number written `+0012`, `0007`, `42`), `renewal`
-  (date), `active` (boolean as true/TRUE/Yes/no/1/0…); ~11 % rejected rows
+  (date), `subscribed` (boolean as true/TRUE/Yes/no/1/0…); ~11 % rejected rows
   (every kind of fault, one a row), ~4 % repeats.
 * wide — 20 custom fields (text, number, select, date, boolean), each cell
   filled three times in four; ~2 % invalid, ~2 % repeats.
@@ -253,7 +253,7 @@ class RealisticShape:
     @staticmethod
     def columns():
         return ["email", "first_name", "last_name", "company_id", "labels", "labels_id",
-                "tier", "seats", "renewal", "active"]
+                "tier", "seats", "renewal", "subscribed"]
 
     @staticmethod
     def setup():
@@ -261,7 +261,7 @@ class RealisticShape:
             {"name": "tier", "type": "select", "options": R_TIERS},
             {"name": "seats", "type": "number"},
             {"name": "renewal", "type": "date"},
-            {"name": "active", "type": "boolean"}]}
+            {"name": "subscribed", "type": "boolean"}]}
 
     @staticmethod
     def email(i):
@@ -336,7 +336,7 @@ class RealisticShape:
         return ({"f": cells[1], "l": cells[2], "c": cells[3] or None, "tier": cells[6] or None,
                  "seats": canon_number(cells[7]) if cells[7] else None,
                  "renewal": cells[8] or None,
-                 "active": canon_bool(cells[9]) if cells[9] else None}, ids)
+                 "subscribed": canon_bool(cells[9]) if cells[9] else None}, ids)
 
 
 # ---------------------------------------------------------------- wide

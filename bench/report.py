@@ -212,6 +212,9 @@ def shape_section(run, shape, w):
 
     w("\nChecks:\n")
     problems = 0
+    if not res:
+        problems += 1
+        w("- **nothing was measured**")
     for r in res:
         if r["wall"] is None:
             problems += 1

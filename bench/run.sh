@@ -388,12 +388,12 @@ run_group() { # run_group GROUP SHAPE ROUND
     rm -f "$D"/*
 }
 
-GROUPS=(roster pk pk_tuned pk_indexed upsert utils roster_head)
-[ "$PG" = 1 ] && GROUPS+=(pg_roster pg_upsert pg_upsert_indexed)
+CONTENDERS=(roster pk pk_tuned pk_indexed upsert utils roster_head)
+[ "$PG" = 1 ] && CONTENDERS+=(pg_roster pg_upsert pg_upsert_indexed)
 for round in $(seq 1 "$RUNS"); do
     # A new order every round (seeded, so a rerun repeats it): no contender
     # always runs first, or always right after the heaviest one.
-    mapfile -t ORDER < <("$PY" -c 'import random, sys; g = sys.argv[2:]; random.Random(int(sys.argv[1])).shuffle(g); print("\n".join(g))' "$round" "${GROUPS[@]}")
+    mapfile -t ORDER < <("$PY" -c 'import random, sys; g = sys.argv[2:]; random.Random(int(sys.argv[1])).shuffle(g); print("\n".join(g))' "$round" "${CONTENDERS[@]}")
     for shape in ${SHAPES//,/ }; do
         RUN=$TOP/$shape
         log "---- round $round of $RUNS, shape $shape: ${ORDER[*]} ----"
