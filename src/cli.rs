@@ -12,6 +12,7 @@ use roster_import::{DecodeOptions, Input, OnExisting, Options, Report};
 use roster_store::{NewField, Store};
 
 mod export;
+mod imports;
 mod mail;
 mod serve;
 mod users;
@@ -51,7 +52,7 @@ enum Command {
     Fields(FieldsCommand),
     /// The record of imports, and undo.
     #[command(subcommand)]
-    Imports(ImportsCommand),
+    Imports(imports::ImportsCommand),
     /// The helpdesk team's accounts.
     #[command(subcommand)]
     Users(users::UsersCommand),
@@ -114,22 +115,6 @@ enum FieldsCommand {
     List {
         #[arg(long)]
         json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum ImportsCommand {
-    /// List recorded imports.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Delete the contacts an import created and restore the ones it changed.
-    Undo {
-        id: i64,
-        /// Undo even where a later change touched the same contact.
-        #[arg(long)]
-        force: bool,
     },
 }
 
@@ -340,88 +325,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Import(ImportCommand::Users(args)) => return import(store, args, Kind::Users),
         Command::Export(ExportCommand::Contacts) => export::contacts(store, &mut out)?,
         Command::Export(ExportCommand::Users) => export::users(store, &mut out)?,
-        Command::Imports(ImportsCommand::List { json }) => {
-            let mut all = Vec::new();
-            for rec in store.imports()? {
-                // A running record whose importer is gone is interrupted.
-                all.push(roster_store::lease::settle(store, rec)?);
-            }
-            if json {
-                writeln!(out, "{}", serde_json::to_string(&all)?)?;
-            } else {
-                for i in all {
-                    // A running import's report is not written yet: its
-                    // progress says what it has committed so far.
-                    let counts = if i.status == "running" {
-                        &i.progress
-                    } else {
-                        &i.report
-                    };
-                    let n = |k: &str| counts.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-                    let so_far = if i.status == "running" {
-                        format!(
-                            " (committed so far; owner {}, heartbeat {})",
-                            i.owner.as_deref().unwrap_or("unknown"),
-                            roster_store::lease::age(i.heartbeat_at.as_deref())
-                        )
-                    } else {
-                        String::new()
-                    };
-                    writeln!(
-                        out,
-                        "{}\t{}\t{}\t{}\trows {} created {} updated {} unchanged {} rejected {}{so_far}",
-                        i.id,
-                        i.kind,
-                        i.status,
-                        i.started_at,
-                        n("rows"),
-                        n("created"),
-                        n("updated"),
-                        n("unchanged"),
-                        n("rejected")
-                    )?;
-                }
-            }
-        }
-        Command::Imports(ImportsCommand::Undo { id, force }) => {
-            let rec = store.import(id)?;
-            let rec = roster_store::lease::settle(store, rec)?;
-            if rec.kind != "contacts" {
-                bail!(
-                    "import {id} imported {}; only contacts imports can be undone",
-                    rec.kind
-                );
-            }
-            match rec.status.as_str() {
-                "undone" => bail!("import {id} was already undone"),
-                "running" | "queued" => bail!(
-                    "import {id} is still {} (owner {}, last heartbeat {}); wait until it has finished, then undo it",
-                    rec.status,
-                    rec.owner.as_deref().unwrap_or("unknown"),
-                    roster_store::lease::age(rec.heartbeat_at.as_deref())
-                ),
-                _ => {}
-            }
-            let conflicts = store.undo_conflicts(id)?;
-            if !conflicts.is_empty() && !force {
-                let mut list: Vec<String> = conflicts
-                    .iter()
-                    .take(20)
-                    .map(|c| format!("{} ({})", c.email, c.reason))
-                    .collect();
-                if conflicts.len() > 20 {
-                    list.push(format!("and {} more", conflicts.len() - 20));
-                }
-                bail!(
-                    "import {id} cannot be undone safely: {} contact{} changed after it: {}; run again with --force to undo anyway (those later changes are lost)",
-                    conflicts.len(),
-                    if conflicts.len() == 1 { " was" } else { "s were" },
-                    list.join(", ")
-                );
-            }
-            let (deleted, restored) = store.undo_import(id)?;
-            writeln!(out, "undid import {id}: deleted {deleted} contacts it created, restored {restored} it changed")?;
-        }
+        Command::Imports(cmd) => return imports::run(store, cmd, &mut out),
         Command::Users(cmd) => return users::run(store, cmd, &mut out),
         Command::Tokens(cmd) => return serve::tokens(store, cmd, &mut out),
         Command::Serve(_) => unreachable!("serve runs before the store is opened"),

@@ -89,6 +89,65 @@ pub struct Decoded {
     /// True when the lines end with CR alone (classic Mac OS), which the
     /// reader turns into LF.
     pub cr_lines: bool,
+    /// The size and SHA-256 of the input's bytes as read, for the import's
+    /// record.
+    pub digest: FileDigest,
+}
+
+/// The size and SHA-256 of an input, computed as the reader goes (on the
+/// parser thread); known once the input was read to its end.
+#[derive(Clone, Default)]
+pub struct FileDigest(std::sync::Arc<std::sync::Mutex<DigestState>>);
+
+#[derive(Default)]
+struct DigestState {
+    hash: sha2::Sha256,
+    bytes: u64,
+    done: Option<String>,
+}
+
+impl FileDigest {
+    fn update(&self, bytes: &[u8]) {
+        use sha2::Digest;
+        if let Ok(mut s) = self.0.lock() {
+            s.hash.update(bytes);
+            s.bytes += bytes.len() as u64;
+        }
+    }
+    fn finish(&self) {
+        use sha2::Digest;
+        if let Ok(mut s) = self.0.lock() {
+            if s.done.is_none() {
+                let sum = std::mem::take(&mut s.hash).finalize();
+                s.done = Some(sum.iter().map(|b| format!("{b:02x}")).collect());
+            }
+        }
+    }
+    /// Bytes read so far, and the SHA-256 (hex) once the input ended.
+    pub fn get(&self) -> (u64, Option<String>) {
+        self.0
+            .lock()
+            .map(|s| (s.bytes, s.done.clone()))
+            .unwrap_or_default()
+    }
+}
+
+/// Feeds what passes through to a [`FileDigest`].
+struct Digesting<R> {
+    inner: R,
+    digest: FileDigest,
+}
+
+impl<R: Read> Read for Digesting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.digest.finish();
+        } else {
+            self.digest.update(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 /// Turns every CR into LF, for files whose lines end with CR alone.
@@ -387,6 +446,12 @@ fn open_source(
         Source::File(file, len) => (Box::new(file), Some(len)),
         Source::Stream(reader) => (reader, None),
     };
+    let digest = FileDigest::default();
+    digest.update(&prefix);
+    let rest = Digesting {
+        inner: rest,
+        digest: digest.clone(),
+    };
     let mut head = Cursor::new(prefix);
     head.set_position(bom_len as u64);
     let raw = head.chain(rest);
@@ -413,6 +478,7 @@ fn open_source(
         passthrough,
         bom_len: bom_len as u64,
         total_bytes,
+        digest,
     })
 }
 

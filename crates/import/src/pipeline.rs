@@ -120,6 +120,8 @@ pub(crate) fn run<K: Kind>(
         Input::Stdin => None,
     };
     let decoded = decode::open(input, &opts.decode)?;
+    let digest = decoded.digest.clone();
+    let file_size = decoded.total_bytes;
     let lines = LineMap::new();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -356,6 +358,19 @@ pub(crate) fn run<K: Kind>(
             "succeeded"
         };
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
+        // The file, for the record: its name as given, its size and, when
+        // it was read to its end, its SHA-256.
+        let (read, checksum) = digest.get();
+        let name = path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "-".into());
+        let size = if checksum.is_some() {
+            read
+        } else {
+            file_size.unwrap_or(read)
+        };
+        store.record_import_file(lease.id, &name, size, checksum.as_deref())?;
         if !store.finish_import(lease.id, &lease.owner, status, &json)? {
             let now = store
                 .import(lease.id)

@@ -405,7 +405,7 @@ export async function historyPage(main, flash) {
   const rows = jobs.map((j) => {
     const r = j.report || {};
     const dry = isDry(j);
-    const undoable = j.kind === 'contacts' && !dry && ['succeeded', 'cancelled', 'failed', 'interrupted'].includes(j.status);
+    const undoable = !dry && ['succeeded', 'cancelled', 'failed', 'interrupted'].includes(j.status);
     return [
       h('a', { href: `/imports/${j.id}` }, `#${j.id}`),
       j.kind + (dry ? ' (dry run)' : ''),

@@ -24,11 +24,13 @@ pub mod mail;
 pub mod postgres;
 pub mod sqlite;
 mod time;
+pub mod undo;
 
 pub use credentials::{CredentialKind, Credentials, NewCredential, TokenInfo};
 pub use directory::{ContactPage, ContactQuery, ContactRecord, Directory, UserRecord};
 pub use jobs::{Checkpoint, Job, JobFile, Jobs, Lease, NewJob};
 pub use time::{now_rfc3339, rfc3339_after, rfc3339_from_unix_millis};
+pub use undo::{UndoConflict, UndoOutcome, UndoPlan};
 
 /// The default database: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://roster.db";
@@ -187,17 +189,24 @@ pub struct ImportRecord {
     pub heartbeat_at: Option<String>,
     /// The committed counts as of the last heartbeat (a JSON object).
     pub progress: serde_json::Value,
+    /// `cli` or `server`.
+    pub runner: String,
+    /// The file's name as given (a CLI import of standard input: `-`).
+    pub file_name: Option<String>,
+    /// The file's size in bytes (0 when not known).
+    pub total_bytes: u64,
+    /// SHA-256 of the file's bytes, hex (None when it was not read whole).
+    pub checksum: Option<String>,
+    /// The undo's progress or result (`state`: running or done, `deleted`,
+    /// `restored`, `overwritten`, `forced`, `by`, times), or null.
+    pub undo: serde_json::Value,
+    /// When `roster imports prune` dropped its journal (it cannot be
+    /// undone since), or None.
+    pub journal_pruned_at: Option<String>,
 }
 
 /// Statuses an import can be undone from (it is over, whatever it wrote).
 pub const UNDOABLE_STATUSES: &[&str] = &["succeeded", "failed", "cancelled", "interrupted"];
-
-/// Where a later change makes an undo unsafe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UndoConflict {
-    pub email: String,
-    pub reason: String,
-}
 
 /// Transactions around a batch. Every write below happens inside one.
 pub trait Transactions {
@@ -292,15 +301,29 @@ pub trait Imports {
     ) -> Result<bool>;
     fn imports(&mut self) -> Result<Vec<ImportRecord>>;
     fn import(&mut self, id: i64) -> Result<ImportRecord>;
-    /// Contacts whose data a change after import `id` touched.
-    fn undo_conflicts(&mut self, id: i64) -> Result<Vec<UndoConflict>>;
-    /// Deletes the contacts import `id` created and restores the ones it
-    /// changed (their data and which import last changed them), in one
-    /// transaction that first moves the record from one of
-    /// [`UNDOABLE_STATUSES`] to `undone`; an import in any other status
-    /// (running, queued, undone) is a [`StoreError::Stale`] and nothing
-    /// changes. Returns (deleted, restored).
-    fn undo_import(&mut self, id: i64) -> Result<(u64, u64)>;
+    /// What undoing import `id` would do: the records it would delete and
+    /// restore, and those something touched since (see [`undo`]). Reads
+    /// only; `refused` says why it cannot be undone at all.
+    fn undo_plan(&mut self, id: i64) -> Result<UndoPlan>;
+    /// Undoes import `id` in batches (see [`undo`]): deletes the records it
+    /// created and puts back the previous values of what it changed. An
+    /// import that cannot be undone (running, already undone, pruned) is a
+    /// [`StoreError::Stale`]; records touched since, unless `force`, a
+    /// [`StoreError::Conflict`] listing them, and nothing changes. An undo
+    /// stopped half-way carries on when called again. `by` is who asked.
+    fn undo_import(&mut self, id: i64, force: bool, by: &str) -> Result<UndoOutcome>;
+    /// Drops the journals of imports that ended before `finished_before`
+    /// (RFC 3339), keeping their records and counts; returns their ids.
+    fn prune_journals(&mut self, finished_before: &str) -> Result<Vec<i64>>;
+    /// Records the imported file's name, size and SHA-256 (None when it was
+    /// not read to its end).
+    fn record_import_file(
+        &mut self,
+        id: i64,
+        name: &str,
+        bytes: u64,
+        checksum: Option<&str>,
+    ) -> Result<()>;
 }
 
 /// Everything a command needs; one implementation per backend.
@@ -398,44 +421,6 @@ pub fn decode_custom(s: &str) -> BTreeMap<i64, String> {
         return BTreeMap::new();
     }
     serde_json::from_str(s).unwrap_or_default()
-}
-
-/// The JSON snapshot undo keeps of a contact before an import changed it.
-pub(crate) fn snapshot(c: &Contact) -> String {
-    serde_json::json!({
-        "first_name": c.first_name,
-        "last_name": c.last_name,
-        "company_id": c.company_id,
-        "labels": encode_ids(&c.labels),
-        "custom": encode_custom(&c.custom),
-        "changed_by": c.changed_by,
-    })
-    .to_string()
-}
-
-pub(crate) struct Snapshot {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub company_id: Option<i64>,
-    pub labels: String,
-    pub custom: String,
-    /// The import that had last changed the contact (None: another change,
-    /// or a snapshot from before this was kept).
-    pub changed_by: Option<i64>,
-}
-
-pub(crate) fn parse_snapshot(s: &str) -> Result<Snapshot> {
-    let v: serde_json::Value = serde_json::from_str(s)
-        .map_err(|e| StoreError::Database(format!("a stored undo snapshot is damaged ({e})")))?;
-    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    Ok(Snapshot {
-        first_name: text("first_name"),
-        last_name: text("last_name"),
-        company_id: v.get("company_id").and_then(|x| x.as_i64()),
-        labels: text("labels").unwrap_or_default(),
-        custom: text("custom").unwrap_or_default(),
-        changed_by: v.get("changed_by").and_then(|x| x.as_i64()),
-    })
 }
 
 #[cfg(test)]

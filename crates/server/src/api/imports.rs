@@ -448,75 +448,100 @@ async fn cancel(
 #[serde(deny_unknown_fields)]
 pub struct UndoQuery {
     /// Undo even where a later import, edit or captured email touched the
-    /// same contacts (those later changes are lost).
+    /// same records (those later changes are lost; the answer lists them).
     #[serde(default)]
     force: bool,
+    /// Answer what undo would do (and whether it would refuse); change nothing.
+    #[serde(default)]
+    dry_run: bool,
 }
 
-/// Deletes the contacts an import created and restores those it changed.
+/// Deletes the records (contacts or users) an import created and puts back
+/// the values it changed — for users their previous password hash and
+/// `active` flag. `dry_run=true` answers what it would do.
 #[utoipa::path(post, path = "/api/imports/{id}/undo", tag = "imports",
     params(("id" = i64, Path, description = "The import's id"), UndoQuery),
     security(("token" = ["admin"]), ("session" = ["admin"])),
-    responses((status = 200, description = "Undone: {id, status, deleted, restored}", body = Object),
+    responses((status = 200, description = "Undone: {id, kind, status, deleted, restored, overwritten_count, overwritten}; or, with dry_run, {id, dry_run, possible, refused, would_delete, would_restore, conflict_count, conflicts, needs_force}", body = Object),
         (status = 404, description = "No such import", body = ErrorBody),
-        (status = 409, description = "Not finished, already undone, or later changes (the message lists them; force=true overrides)", body = ErrorBody)))]
+        (status = 409, description = "Not finished, already undone, journal pruned, or later changes: {code, message, conflict_count, conflicts:[{email, reason, undo}]} (force=true overrides the later changes)", body = ErrorBody)))]
 async fn undo(
     State(state): State<AppState>,
     caller: Caller,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<UndoQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     caller.require_admin()?;
     let id = id_param(&id)?;
-    let force = q.force;
-    let (deleted, restored) = state
+    let (force, dry_run) = (q.force, q.dry_run);
+    let by = caller.email.clone();
+    enum Answer {
+        Plan(roster_store::UndoPlan),
+        Refused(roster_store::UndoPlan),
+        Done(roster_store::UndoOutcome),
+    }
+    let answer = state
         .db(move |s| {
             let rec = s.import(id)?;
-            let rec = roster_store::lease::settle(s, rec)?;
-            let conflict = |m: String| ApiError::new(ErrorKind::Conflict, m);
-            if rec.kind != "contacts" {
-                return Err(conflict(format!(
-                    "import {id} imported {}; only contacts imports can be undone",
-                    rec.kind
-                )));
+            roster_store::lease::settle(s, rec)?;
+            if dry_run {
+                return Ok(Answer::Plan(s.undo_plan(id)?));
             }
-            match rec.status.as_str() {
-                "undone" => return Err(conflict(format!("import {id} was already undone"))),
-                "running" | "queued" => {
-                    return Err(conflict(format!(
-                        "import {id} is still {}; cancel it or wait until it has finished, then undo it",
-                        rec.status
-                    )))
+            match s.undo_import(id, force, &by) {
+                Ok(done) => Ok(Answer::Done(done)),
+                // Later changes: the plan lists them.
+                Err(roster_store::StoreError::Conflict(m)) => {
+                    let plan = s.undo_plan(id)?;
+                    if plan.conflict_count == 0 {
+                        return Err(ApiError::new(ErrorKind::Conflict, m));
+                    }
+                    Ok(Answer::Refused(plan))
                 }
-                _ => {}
+                Err(e) => Err(e.into()),
             }
-            let conflicts = s.undo_conflicts(id)?;
-            if !conflicts.is_empty() && !force {
-                let mut list: Vec<String> = conflicts
-                    .iter()
-                    .take(20)
-                    .map(|c| format!("{} ({})", truncate(&c.email), c.reason))
-                    .collect();
-                if conflicts.len() > 20 {
-                    list.push(format!("and {} more", conflicts.len() - 20));
-                }
-                return Err(conflict(format!(
-                    "import {id} cannot be undone safely: {} contact{} changed after it: {}; add force=true to undo anyway (those later changes are lost)",
-                    conflicts.len(),
-                    if conflicts.len() == 1 { " was" } else { "s were" },
-                    list.join(", ")
-                )));
-            }
-            Ok(s.undo_import(id)?)
         })
         .await?;
-    tracing::info!(import = id, by = %caller.email, deleted, restored, "import undone");
-    Ok(Json(json!({
-        "id": id,
-        "status": "undone",
-        "deleted": deleted,
-        "restored": restored,
-    })))
+    Ok(match answer {
+        Answer::Plan(plan) => Json(json!({
+            "id": id,
+            "kind": plan.kind,
+            "dry_run": true,
+            "possible": plan.refused.is_none(),
+            "refused": plan.refused,
+            "would_delete": plan.delete,
+            "would_restore": plan.restore,
+            "conflict_count": plan.conflict_count,
+            "conflicts": plan.conflicts,
+            "needs_force": plan.refused.is_none() && plan.conflict_count > 0,
+            "resumes": plan.resumes,
+        }))
+        .into_response(),
+        Answer::Refused(plan) => (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "code": ErrorKind::Conflict.code(),
+                "message": roster_store::undo::conflict_sentence(&plan, "add force=true"),
+                "conflict_count": plan.conflict_count,
+                "conflicts": plan.conflicts,
+            })),
+        )
+            .into_response(),
+        Answer::Done(done) => {
+            tracing::info!(import = id, by = %caller.email, deleted = done.deleted, restored = done.restored,
+                overwritten = done.overwritten_count, "import undone");
+            Json(json!({
+                "id": id,
+                "kind": done.kind,
+                "status": "undone",
+                "deleted": done.deleted,
+                "restored": done.restored,
+                "forced": done.forced,
+                "overwritten_count": done.overwritten_count,
+                "overwritten": done.overwritten,
+            }))
+            .into_response()
+        }
+    })
 }
 
 /// The import's result files: `errors.csv` (`line,column,value,message`),

@@ -7,7 +7,7 @@
 //! What differs, and why:
 //! - the bulk path: a batch is one binary `COPY` into a per-connection
 //!   temporary staging table, then one set-based `INSERT`, one `UPDATE` and
-//!   one `INSERT` of undo snapshots — a handful of round trips per batch
+//!   one `INSERT` of undo journal entries — a handful of round trips per batch
 //!   instead of one per row;
 //! - concurrency: `load_contacts` locks the batch's existing rows
 //!   (`FOR UPDATE`, in email order so two importers cannot deadlock) until
@@ -38,8 +38,8 @@ use postgres::{Client, Config, NoTls, Row};
 mod mail;
 
 use crate::{
-    decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, snapshot, Catalog, Company,
-    Contact, ContactWrite, Contacts, CustomField, FieldType, Label, NewField, Result, Role, Store,
+    decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, Catalog, Company, Contact,
+    ContactWrite, Contacts, CustomField, FieldType, Label, NewField, Result, Role, Store,
     StoreError, Transactions, User, UserWrite, Users,
 };
 
@@ -118,6 +118,7 @@ ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
 "#,
     jobs::MIGRATION,
     mail::SCHEMA,
+    imports::UNDO_MIGRATION,
 ];
 
 /// The advisory lock that serializes migrations ("Roster" in ASCII).
@@ -719,6 +720,8 @@ fn write_contacts(
     );
     let mut new = 0u64;
     let mut updated = 0u64;
+    let mut again: Vec<(i64, String)> = Vec::new();
+    let journal = crate::undo::journal_on();
     for w in writes {
         let a = &w.after;
         let labels = encode_ids(&a.labels);
@@ -730,7 +733,18 @@ fn write_contacts(
             }
             Some(b) => {
                 updated += 1;
-                (false, Some(b.id), import_id.map(|_| snapshot(b)))
+                let entry = import_id
+                    .filter(|_| journal)
+                    .map(|_| crate::undo::contact_journal(b, a));
+                match entry {
+                    // Changed (or created) by this import in an earlier
+                    // batch: journaled one by one below.
+                    Some(e) if b.changed_by == import_id => {
+                        again.push((b.id, e));
+                        (false, Some(b.id), None)
+                    }
+                    e => (false, Some(b.id), e),
+                }
             }
         };
         let row: [&(dyn ToSql + Sync); 9] = [
@@ -752,10 +766,10 @@ fn write_contacts(
         let inserted = client
             .execute(
                 "INSERT INTO contacts (email, first_name, last_name, company_id, labels, custom, source, created_import, changed_by, created_at, updated_at) \
-                 SELECT email, first_name, last_name, company_id, labels, custom, $1, $2, $2, $3, $3 \
+                 SELECT email, first_name, last_name, company_id, labels, custom, $1, $4, $2, $3, $3 \
                  FROM contacts_stage WHERE is_new ORDER BY email COLLATE \"C\" \
                  ON CONFLICT (email) DO NOTHING",
-                &[&source, &import_id, &now],
+                &[&source, &import_id, &now, &import_id.filter(|_| journal)],
             )
             .map_err(db("inserting contacts"))?;
         if inserted != new {
@@ -786,15 +800,36 @@ fn write_contacts(
                 updated - changed
             )));
         }
-        if let Some(import_id) = import_id {
-            client
-                .execute(
+        if let Some(import_id) = import_id.filter(|_| journal) {
+            let staged = writes.len() as u64 - new - again.len() as u64;
+            let kept = client
+                .query(
                     "INSERT INTO import_changes (import_id, contact_id, before) \
-                     SELECT $1, id, before FROM contacts_stage WHERE NOT is_new ORDER BY id \
-                     ON CONFLICT DO NOTHING",
+                     SELECT $1, id, before FROM contacts_stage WHERE NOT is_new AND before IS NOT NULL ORDER BY id \
+                     ON CONFLICT DO NOTHING RETURNING contact_id",
                     &[&import_id],
                 )
                 .map_err(db("recording the import for undo"))?;
+            if kept.len() as u64 != staged {
+                // Already journaled by this import: merged one by one.
+                let kept: std::collections::HashSet<i64> = kept.iter().map(|r| r.get(0)).collect();
+                for w in writes {
+                    if let Some(b) = &w.before {
+                        if b.changed_by != Some(import_id) && !kept.contains(&b.id) {
+                            again.push((b.id, crate::undo::contact_journal(b, &w.after)));
+                        }
+                    }
+                }
+            }
+            for (id, entry) in &again {
+                imports::journal_again(
+                    client,
+                    crate::undo::RecordKind::Contacts,
+                    import_id,
+                    *id,
+                    entry,
+                )?;
+            }
         }
     }
     Ok(())
@@ -851,6 +886,9 @@ impl Users for PgStore {
                         }
                     }
                     Some(b) => {
+                        if let Some(import_id) = import_id {
+                            imports::journal_user(c, import_id, b, a)?;
+                        }
                         c.execute(
                             &update,
                             &[
@@ -1461,18 +1499,19 @@ mod tests {
             c.custom.clear();
         })?;
         batch(s, Some(i2), &[create(contact("c@x.com"))])?;
-        // The same contact updated twice by one import keeps the first snapshot.
+        // The same contact updated twice by one import keeps the first
+        // previous values, and those of what only the second batch changed.
         update(s, Some(i2), &["a@x.com"], |c| {
             c.last_name = Some("L".into())
         })?;
         assert!(s.finish_import(i2, "o", "succeeded", &serde_json::json!({}))?);
-        seen.push(format!("{:?}", s.undo_conflicts(i1)?));
-        seen.push(format!("{:?}", s.undo_conflicts(i2)?));
+        seen.push(conflicts(s, i1)?);
+        seen.push(conflicts(s, i2)?);
         seen.push(format!("{:?}", strip(all_contacts(s)?)));
-        seen.push(format!("{:?}", s.undo_import(i2)?));
+        seen.push(undo(s, i2)?);
         seen.push(format!("{:?}", strip(all_contacts(s)?)));
-        seen.push(format!("{:?}", s.undo_conflicts(i1)?));
-        seen.push(format!("{:?}", s.undo_import(i1)?));
+        seen.push(conflicts(s, i1)?);
+        seen.push(undo(s, i1)?);
         seen.push(format!("{:?}", strip(all_contacts(s)?)));
         let imports = s.imports()?;
         seen.push(format!(
@@ -1490,6 +1529,28 @@ mod tests {
                 .unwrap_or_default(),
         );
         Ok(seen)
+    }
+
+    /// The conflicts undo of `id` would meet, without their times.
+    fn conflicts(s: &mut dyn Store, id: i64) -> Result<String> {
+        let plan = s.undo_plan(id)?;
+        let list: Vec<(String, String)> = plan
+            .conflicts
+            .iter()
+            .map(|c| {
+                (
+                    c.email.clone(),
+                    c.reason.split(" (").next().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        Ok(format!("{list:?}"))
+    }
+
+    /// (deleted, restored) of an undo.
+    fn undo(s: &mut dyn Store, id: i64) -> Result<String> {
+        let o = s.undo_import(id, false, "t")?;
+        Ok(format!("({}, {})", o.deleted, o.restored))
     }
 
     /// Contacts without their database-assigned ids.
@@ -1510,7 +1571,7 @@ mod tests {
         // And what it saw makes sense.
         assert_eq!(
             got[0],
-            r#"[UndoConflict { email: "a@x.com", reason: "created by this import, changed since" }]"#
+            r#"[("a@x.com", "created by this import, changed since by import 2")]"#
         );
         assert_eq!(got[3], "(1, 1)");
         assert!(got[4].contains("first_name: Some(\"A\")"), "{}", got[4]);
@@ -1558,9 +1619,9 @@ mod tests {
         assert_eq!(n, 20_000);
         assert!(s.finish_import(import, "o", "succeeded", &serde_json::json!({}))?);
         assert!(s.finish_import(import2, "o", "succeeded", &serde_json::json!({}))?);
-        assert_eq!(s.undo_import(import2)?, (0, 20_000));
+        assert_eq!(undo(&mut s, import2)?, "(0, 20000)");
         assert!(all_contacts(&mut s)?.iter().all(|c| c.last_name.is_none()));
-        assert_eq!(s.undo_import(import)?, (20_000, 0));
+        assert_eq!(undo(&mut s, import)?, "(20000, 0)");
         assert_eq!(s.count_contacts()?, 0);
         Ok(())
     }

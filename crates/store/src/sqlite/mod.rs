@@ -26,12 +26,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 mod mail;
 
 use crate::{
-    decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, snapshot, Catalog, Company,
-    Contact, ContactWrite, Contacts, CustomField, FieldType, Label, NewField, Result, Role, Store,
+    decode_custom, decode_ids, encode_custom, encode_ids, now_rfc3339, Catalog, Company, Contact,
+    ContactWrite, Contacts, CustomField, FieldType, Label, NewField, Result, Role, Store,
     StoreError, Transactions, User, UserWrite, Users,
 };
 
 pub(crate) mod imports;
+
+use crate::undo::RecordKind;
 
 /// Each entry moves the schema one version forward; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -107,6 +109,7 @@ ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
     jobs::MIGRATION,
     mail::SCHEMA,
     directory::SEARCH_MIGRATION,
+    imports::UNDO_MIGRATION,
 ];
 
 pub struct SqliteStore {
@@ -411,11 +414,13 @@ impl Contacts for SqliteStore {
     fn write_contacts(&mut self, import_id: Option<i64>, writes: &[ContactWrite]) -> Result<()> {
         let now = now_rfc3339();
         let source = if import_id.is_some() { "import" } else { "api" };
+        let journal = crate::undo::journal_on();
+        let created_import = import_id.filter(|_| journal);
         let mut insert = self
             .conn
             .prepare_cached(
                 "INSERT INTO contacts (email, first_name, last_name, company_id, labels, custom, source, created_import, changed_by, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9, ?9)",
             )
             .map_err(db("writing contacts"))?;
         let mut update = self
@@ -446,7 +451,8 @@ impl Contacts for SqliteStore {
                             custom,
                             source,
                             import_id,
-                            now
+                            now,
+                            created_import
                         ])
                         .map_err(db("inserting a contact"))?;
                 }
@@ -463,9 +469,25 @@ impl Contacts for SqliteStore {
                             now
                         ])
                         .map_err(db("updating a contact"))?;
-                    if let Some(import_id) = import_id {
-                        keep.execute(params![import_id, b.id, snapshot(b)])
-                            .map_err(db("recording the import for undo"))?;
+                    if let Some(import_id) = import_id.filter(|_| journal) {
+                        let entry = crate::undo::contact_journal(b, a);
+                        // A contact this import already changed (or
+                        // created) in an earlier batch takes the slow path.
+                        let kept = b.changed_by != Some(import_id)
+                            && keep
+                                .execute(params![import_id, b.id, entry])
+                                .map_err(db("recording the import for undo"))?
+                                == 1;
+                        if !kept {
+                            imports::journal_again(
+                                &self.conn,
+                                RecordKind::Contacts,
+                                import_id,
+                                b.id,
+                                &entry,
+                                None,
+                            )?;
+                        }
                     }
                 }
             }
@@ -536,18 +558,23 @@ impl Users for SqliteStore {
                         now
                     ])
                     .map_err(db("inserting a user"))?,
-                Some(b) => update
-                    .execute(params![
-                        b.id,
-                        a.first_name,
-                        a.last_name,
-                        a.password_hash,
-                        a.active,
-                        a.role.as_str(),
-                        import_id,
-                        now
-                    ])
-                    .map_err(db("updating a user"))?,
+                Some(b) => {
+                    if let Some(import_id) = import_id {
+                        imports::journal_user(&self.conn, import_id, b, a)?;
+                    }
+                    update
+                        .execute(params![
+                            b.id,
+                            a.first_name,
+                            a.last_name,
+                            a.password_hash,
+                            a.active,
+                            a.role.as_str(),
+                            import_id,
+                            now
+                        ])
+                        .map_err(db("updating a user"))?
+                }
             };
         }
         Ok(())
