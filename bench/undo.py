@@ -4,7 +4,7 @@
     python3 bench/undo.py [--rows 1000000] [--postgres URL] [--no-build]
 
 For each backend, in one run and on the same two files:
-- file A (bench/gen.py, seed 42) imported into a fresh database: every valid
+- file A (bench/gen.py --shape random, seed 42) imported into a fresh database: every valid
   row creates a contact; then file B (the same rows, every first name
   changed): every valid row updates one.
 - both imports once with the journal (the default) and once without it
@@ -107,15 +107,16 @@ class Postgres:
 
 def setup(roster, url):
     run([roster, "--database", url, "init"])
-    labels = subprocess.run([sys.executable, str(HERE / "gen.py"), "--print-labels"], check=True,
-                            stdout=subprocess.PIPE).stdout.decode().split("\n")
-    for name in filter(None, labels):
+    import json
+    spec = json.loads(subprocess.run([sys.executable, str(HERE / "gen.py"), "--shape", "random", "--print", "setup"],
+                                     check=True, stdout=subprocess.PIPE).stdout)
+    for name in spec["labels"]:
         run([roster, "--database", url, "labels", "add", name], capture=True)
     for i in range(1, 51):
         run([roster, "--database", url, "companies", "add", f"Company {i}"], capture=True)
-    run([roster, "--database", url, "fields", "add", "plan", "--type", "select", "--options",
-         "Free,Pro,Enterprise"], capture=True)
-    run([roster, "--database", url, "fields", "add", "seats", "--type", "number"], capture=True)
+    for f in spec["fields"]:
+        extra = ["--options", ",".join(f["options"])] if f.get("options") else []
+        run([roster, "--database", url, "fields", "add", f["name"], "--type", f["type"], *extra], capture=True)
 
 
 def export_digest(roster, url):
@@ -173,7 +174,8 @@ def main():
     b = WORK / f"b-{args.rows}.csv"
     if not a.exists():
         log(f"generating {args.rows} rows")
-        subprocess.run([sys.executable, str(HERE / "gen.py"), "--rows", str(args.rows), "--seed", str(args.seed),
+        subprocess.run([sys.executable, str(HERE / "gen.py"), "--shape", "random", "--rows", str(args.rows),
+                        "--seed", str(args.seed),
                         "--out", str(a)], check=True, stdout=subprocess.DEVNULL)
     if not b.exists():
         # The same rows, every first name changed: each valid row updates.
