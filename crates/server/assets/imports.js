@@ -405,17 +405,18 @@ export async function historyPage(main, flash) {
   const rows = jobs.map((j) => {
     const r = j.report || {};
     const dry = isDry(j);
-    const undoable = !dry && ['succeeded', 'cancelled', 'failed', 'interrupted'].includes(j.status);
+    const halfUndone = j.status === 'undone' && j.undo && j.undo.state === 'running';
+    const undoable = !dry && !j.journal_pruned_at && (halfUndone || ['succeeded', 'cancelled', 'failed', 'interrupted'].includes(j.status));
     return [
       h('a', { href: `/imports/${j.id}` }, `#${j.id}`),
       j.kind + (dry ? ' (dry run)' : ''),
       fileName(j),
       who(j),
       fmtTime(j.created_at),
-      h('span', { class: `status ${j.status}` }, j.status),
+      h('span', { class: `status ${j.status}` }, halfUndone ? 'undone (incomplete)' : j.status),
       j.report ? `${fmtNumber(r.rows)} rows · ${fmtNumber(r.created)} ${dry ? 'would be created' : 'created'} · ${fmtNumber(r.updated)} ${dry ? 'would be updated' : 'updated'} · ${fmtNumber(r.rejected)} rejected` : '—',
       undoable ? h('button.secondary', { type: 'button', 'aria-label': `Undo import #${j.id}`, onclick: () => undo(j, false) }, 'Undo')
-        : h('span.muted', dry ? 'nothing was written' : (j.status === 'undone' ? 'undone' : '—')),
+        : h('span.muted', dry ? 'nothing was written' : (j.status === 'undone' ? 'undone' : (j.journal_pruned_at ? 'journal pruned' : '—'))),
     ];
   });
   async function undo(j, force) {

@@ -106,6 +106,10 @@ pub struct Job {
     pub event_seq: i64,
     /// True once retention removed the upload and the result files.
     pub files_removed: bool,
+    /// The undo's progress or result (see [`crate::ImportRecord::undo`]).
+    pub undo: serde_json::Value,
+    /// When `roster imports prune` dropped its undo journal.
+    pub journal_pruned_at: Option<String>,
 }
 
 impl Job {
@@ -252,6 +256,8 @@ pub(crate) struct JobParts {
     pub owner: Option<String>,
     pub event_seq: i64,
     pub files_removed: bool,
+    pub undo: Option<String>,
+    pub journal_pruned_at: Option<String>,
 }
 
 pub(crate) fn parts_to_job(p: JobParts) -> Job {
@@ -294,6 +300,12 @@ pub(crate) fn parts_to_job(p: JobParts) -> Job {
         owner: p.owner,
         event_seq: p.event_seq,
         files_removed: p.files_removed,
+        undo: p
+            .undo
+            .as_deref()
+            .and_then(|u| serde_json::from_str(u).ok())
+            .unwrap_or_default(),
+        journal_pruned_at: p.journal_pruned_at,
     }
 }
 

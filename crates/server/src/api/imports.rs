@@ -99,6 +99,9 @@ pub fn job_json(job: &Job) -> Value {
         "runner": job.runner,
         "cancel_requested": job.cancel_requested,
         "files_removed": job.files_removed,
+        "checksum": job.checksum,
+        "undo": job.undo,
+        "journal_pruned_at": job.journal_pruned_at,
     })
 }
 

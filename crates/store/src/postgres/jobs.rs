@@ -41,7 +41,8 @@ CREATE TABLE import_files (
 
 const JOB_COLUMNS: &str = "id, kind, status, runner, options, started_by, file_name, checksum, \
      COALESCE(created_at, started_at), started_at, finished_at, progress_bytes, total_bytes, \
-     progress_rows, step, report, checkpoint, cancel_requested, owner, event_seq, files_removed";
+     progress_rows, step, report, checkpoint, cancel_requested, owner, event_seq, files_removed, \
+     undo, journal_pruned_at";
 
 fn row_to_parts(r: &Row) -> std::result::Result<JobParts, postgres::Error> {
     Ok(JobParts {
@@ -66,6 +67,8 @@ fn row_to_parts(r: &Row) -> std::result::Result<JobParts, postgres::Error> {
         owner: r.try_get(18)?,
         event_seq: r.try_get(19)?,
         files_removed: r.try_get(20)?,
+        undo: r.try_get(21)?,
+        journal_pruned_at: r.try_get(22)?,
     })
 }
 

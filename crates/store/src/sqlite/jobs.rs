@@ -37,7 +37,8 @@ CREATE TABLE import_files (
 
 const JOB_COLUMNS: &str = "id, kind, status, runner, options, started_by, file_name, checksum, \
      COALESCE(created_at, started_at), started_at, finished_at, progress_bytes, total_bytes, \
-     progress_rows, step, report, checkpoint, cancel_requested, owner, event_seq, files_removed";
+     progress_rows, step, report, checkpoint, cancel_requested, owner, event_seq, files_removed, \
+     undo, journal_pruned_at";
 
 fn row_to_parts(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobParts> {
     Ok(JobParts {
@@ -62,6 +63,8 @@ fn row_to_parts(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobParts> {
         owner: r.get(18)?,
         event_seq: r.get(19)?,
         files_removed: r.get(20)?,
+        undo: r.get(21)?,
+        journal_pruned_at: r.get(22)?,
     })
 }
 
