@@ -349,10 +349,10 @@ fn http_undo(backend: crate::support::Backend) {
         .as_str()
         .unwrap()
         .contains("already undone"));
-    assert_eq!(
-        admin.get(&format!("/api/imports/{id}")).json()["status"],
-        "undone"
-    );
+    let job = admin.get(&format!("/api/imports/{id}")).json();
+    assert_eq!(job["status"], "undone");
+    assert_eq!(job["undo"]["state"], "done", "{job}");
+    assert_eq!(job["undo"]["forced"], true, "{job}");
     // A users import over HTTP.
     let users = import_id(
         env,
