@@ -396,7 +396,9 @@ impl Kind for ContactsKind {
             })
             .collect();
         writes.sort_unstable_by(|a, b| a.after.email.cmp(&b.after.email));
-        store.write_contacts(import_id, &writes)
+        roster_store::fault::check("store.before_write")?;
+        store.write_contacts(import_id, &writes)?;
+        roster_store::fault::check("store.after_write")
     }
 
     fn rolled_back(&mut self) {

@@ -189,6 +189,7 @@ impl JobSink {
         outcome: Outcome,
         message: &str,
     ) -> Result<(), ImportError> {
+        roster_store::fault::check_io("outcomes.write").map_err(io_err)?;
         self.outcomes
             .write_record([line.to_string().as_str(), email, outcome.as_str(), message])
             .map_err(io_err)
@@ -206,6 +207,7 @@ impl JobSink {
     }
 
     pub fn reject(&mut self, raw: &csv::ByteRecord) -> Result<(), ImportError> {
+        roster_store::fault::check_io("rejects.write").map_err(io_err)?;
         self.rejects.write_byte_record(raw).map_err(io_err)
     }
 

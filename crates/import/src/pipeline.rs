@@ -709,6 +709,10 @@ fn write_rows<K: Kind>(
             }
         }
         report.committed = committed.rows;
+        if let Err(e) = roster_store::fault::check("pipeline.after_batch") {
+            report.failure = Some(e.to_string());
+            break;
+        }
         if let Some(progress) = &mut opts.progress {
             progress(Progress {
                 bytes,

@@ -318,6 +318,7 @@ impl RejectsWriter {
         })
     }
     pub fn write(&mut self, record: &csv::ByteRecord) -> Result<(), ImportError> {
+        roster_store::fault::check_io("rejects.write").map_err(|e| write_err(&self.path, e))?;
         self.out
             .write_byte_record(record)
             .map_err(|e| write_err(&self.path, e))
@@ -350,6 +351,7 @@ impl OutcomesWriter {
         outcome: Outcome,
         message: &str,
     ) -> Result<(), ImportError> {
+        roster_store::fault::check_io("outcomes.write").map_err(|e| write_err(&self.path, e))?;
         let mut buf = itoa_line(line);
         self.out
             .write_record([buf.as_mut_str() as &str, email, outcome.as_str(), message])

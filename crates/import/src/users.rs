@@ -382,7 +382,9 @@ impl Kind for UsersKind {
             })
             .collect();
         writes.sort_unstable_by(|a, b| a.after.email.cmp(&b.after.email));
-        store.write_users(import_id, &writes)
+        roster_store::fault::check("store.before_write")?;
+        store.write_users(import_id, &writes)?;
+        roster_store::fault::check("store.after_write")
     }
 
     fn redact(&self, plan: &Plan, raw: &mut csv::StringRecord) -> Option<String> {

@@ -18,6 +18,7 @@ pub use roster_core::field::{CustomField, FieldType};
 pub mod auth;
 pub mod credentials;
 pub mod directory;
+pub mod fault;
 pub mod jobs;
 pub mod lease;
 pub mod mail;

@@ -470,12 +470,16 @@ impl Transactions for PgStore {
                 "cannot commit: no transaction is open".into(),
             ));
         }
+        if let Err(e) = crate::fault::check("store.commit") {
+            let _ = self.rollback();
+            return Err(e);
+        }
         // PostgreSQL answers COMMIT in a failed transaction with a silent
         // rollback; the probe before it turns that into an error.
         match self.client.batch_execute("SELECT 1; COMMIT") {
             Ok(()) => {
                 self.in_tx = false;
-                Ok(())
+                crate::fault::check("store.after_commit")
             }
             Err(e) => {
                 let _ = self.rollback();

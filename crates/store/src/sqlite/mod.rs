@@ -183,6 +183,14 @@ impl SqliteStore {
         })?;
         let mut store = SqliteStore { conn };
         store.migrate()?;
+        if let Some(pages) = crate::fault::sqlite_max_pages() {
+            // A database that cannot grow past this many pages: SQLite's
+            // own "database or disk is full", for the full-disk tests.
+            store
+                .conn
+                .execute_batch(&format!("PRAGMA max_page_count={pages}"))
+                .map_err(db("limiting the database's size"))?;
+        }
         Ok(store)
     }
 
@@ -276,7 +284,11 @@ impl Transactions for SqliteStore {
             .map_err(db("starting a transaction"))
     }
     fn commit(&mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT").map_err(db("committing"))
+        crate::fault::check("store.commit")?;
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(db("committing"))?;
+        crate::fault::check("store.after_commit")
     }
     fn rollback(&mut self) -> Result<()> {
         if self.conn.is_autocommit() {
