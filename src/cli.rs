@@ -11,7 +11,6 @@ use roster_core::field::{check_variable_name, FieldType};
 use roster_import::{DecodeOptions, Input, OnExisting, Options, Report};
 use roster_store::{NewField, Store};
 
-mod export;
 mod imports;
 mod mail;
 mod serve;
@@ -80,9 +79,19 @@ enum ImportCommand {
 #[derive(Subcommand)]
 enum ExportCommand {
     /// email,first_name,last_name,company_id,labels,labels_id and the custom fields.
-    Contacts,
+    Contacts(ExportArgs),
     /// email,first_name,last_name,active (never passwords).
-    Users,
+    Users(ExportArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// For a file to open in a spreadsheet: a cell starting with =, +, -, @,
+    /// tab or carriage return gets a leading ' so it is never run as a
+    /// formula. Such a file no longer imports back unchanged; leave this off
+    /// for backups and round trips (docs/export.md).
+    #[arg(long)]
+    formula_safe: bool,
 }
 
 #[derive(Subcommand)]
@@ -323,8 +332,20 @@ fn run(cli: Cli) -> Result<i32> {
             return import(store, args, Kind::Contacts)
         }
         Command::Import(ImportCommand::Users(args)) => return import(store, args, Kind::Users),
-        Command::Export(ExportCommand::Contacts) => export::contacts(store, &mut out)?,
-        Command::Export(ExportCommand::Users) => export::users(store, &mut out)?,
+        Command::Export(ExportCommand::Contacts(args)) => roster_import::export::contacts(
+            store,
+            &mut out,
+            roster_import::export::ExportOptions {
+                formula_safe: args.formula_safe,
+            },
+        )?,
+        Command::Export(ExportCommand::Users(args)) => roster_import::export::users(
+            store,
+            &mut out,
+            roster_import::export::ExportOptions {
+                formula_safe: args.formula_safe,
+            },
+        )?,
         Command::Imports(cmd) => return imports::run(store, cmd, &mut out),
         Command::Users(cmd) => return users::run(store, cmd, &mut out),
         Command::Tokens(cmd) => return serve::tokens(store, cmd, &mut out),

@@ -903,3 +903,53 @@ behaviour!(the_readme_example_imports_as_shown, |env| {
         "{export}"
     );
 });
+
+/// Cells a spreadsheet would run as formulas, as an attacker would write
+/// them in a file or a message: `(file, default export, --formula-safe)`.
+pub const FORMULA_FILE: &str = "email,first_name,last_name,labels,note,seats\n\
+ann@example.com,=1+2,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",-Risky,@SUM(A1),-5\n\
+bob@example.com,Bob,+Lee,,plain,7\n";
+pub const FORMULA_EXPORT: &str = "email,first_name,last_name,company_id,labels,labels_id,plan,seats,renewal,vip,note\n\
+ann@example.com,=1+2,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",,-Risky,4,,-5,,,@SUM(A1)\n\
+bob@example.com,Bob,+Lee,,,,,7,,,plain\n";
+pub const FORMULA_SAFE_EXPORT: &str = "email,first_name,last_name,company_id,labels,labels_id,plan,seats,renewal,vip,note\n\
+ann@example.com,'=1+2,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",,'-Risky,4,,'-5,,,'@SUM(A1)\n\
+bob@example.com,Bob,'+Lee,,,,,7,,,plain\n";
+
+behaviour!(
+    export_is_exact_by_default_and_formula_safe_on_request,
+    |env| {
+        setup(env);
+        assert_eq!(env.ok(&["labels", "add", "--", "-Risky"]).trim(), "4");
+        let f = env.write("formulas.csv", FORMULA_FILE);
+        let (code, report) = env.import("contacts", &f, &[]);
+        assert_eq!(code, 0, "{report}");
+        // The default is the exact round trip: the values as they were written,
+        // and importing the export back changes nothing.
+        assert_eq!(env.export("contacts"), FORMULA_EXPORT);
+        let back = env.write("back.csv", FORMULA_EXPORT);
+        let (code, report) = env.import("contacts", &back, &[]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(report["unchanged"], 2, "{report}");
+        // For a spreadsheet: every cell starting with = + - @ gets a leading '.
+        assert_eq!(
+            env.ok(&["export", "contacts", "--formula-safe"]),
+            FORMULA_SAFE_EXPORT
+        );
+        let users = env.write(
+        "users.csv",
+        "email,first_name,last_name,password\n=x@example.com,@Ann,-Lee,secret-pass\nann@example.com,=A1,Lee,secret-pass\n",
+    );
+        let (code, report) = env.import("users", &users, &[]);
+        // '=' is an ordinary character of an address's local part.
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(
+            env.ok(&["export", "users", "--formula-safe"]),
+            "email,first_name,last_name,active\n'=x@example.com,'@Ann,'-Lee,true\nann@example.com,'=A1,Lee,true\n"
+        );
+        assert_eq!(
+            env.export("users"),
+            "email,first_name,last_name,active\n=x@example.com,@Ann,-Lee,true\nann@example.com,=A1,Lee,true\n"
+        );
+    }
+);

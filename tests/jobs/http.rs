@@ -579,3 +579,44 @@ fn two_postgres_servers_share_the_queue_and_take_over_a_dead_ones_job() {
     );
     assert_ne!(env.export("contacts"), before);
 }
+
+behaviour!(result_files_are_formula_safe_on_request, |env| {
+    let token = admin(env);
+    let node = Node::start(env, "data", &[], &[]);
+    let c = node.client(&token);
+    let body = "email,first_name\n=cmd|' /C calc'!A0,@x\nann@example.com,-Ann\n";
+    let id = queue(&c, "kind=contacts", body.as_bytes());
+    let done = finished(&c, id);
+    assert_eq!(done["report"]["rejected"], 1, "{done}");
+    // By default the files hold the values exactly as written (rejects.csv
+    // is meant to be fixed and imported again).
+    assert_eq!(
+        file(&c, id, "rejects.csv"),
+        "email,first_name\n=cmd|' /C calc'!A0,@x\n"
+    );
+    assert_eq!(
+        file(&c, id, "rejects.csv?formula_safe=true"),
+        "email,first_name\n'=cmd|' /C calc'!A0,'@x\n"
+    );
+    let errors = file(&c, id, "errors.csv?formula_safe=true");
+    let mut lines = errors.lines();
+    assert_eq!(lines.next(), Some("line,column,value,message"));
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with("2,email,'=cmd|' /C calc'!A0,")),
+        "{errors}"
+    );
+    assert!(file(&c, id, "errors.csv").contains("\n2,email,=cmd|' /C calc'!A0,"));
+    let outcomes = file(&c, id, "outcomes.csv?formula_safe=1");
+    assert!(
+        outcomes.contains("\n2,'=cmd|' /C calc'!A0,rejected,"),
+        "{outcomes}"
+    );
+    assert!(
+        outcomes.contains("\n3,ann@example.com,created,"),
+        "{outcomes}"
+    );
+    let r = c.get(&format!("/api/imports/{id}/errors.csv?formula_safe=maybe"));
+    assert_eq!(r.status, 400, "{}", r.body);
+});

@@ -9,6 +9,7 @@ mod support;
 mod harness;
 
 mod contacts;
+mod export;
 mod routes;
 mod session;
 mod web;

@@ -7,3 +7,4 @@
 pub mod email;
 pub mod field;
 pub mod password;
+pub mod spreadsheet;

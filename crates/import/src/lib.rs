@@ -14,6 +14,7 @@
 pub mod contacts;
 pub mod decode;
 mod distinct;
+pub mod export;
 pub mod guard;
 pub mod header;
 pub mod job;

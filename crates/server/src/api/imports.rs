@@ -21,9 +21,8 @@ use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{
-    DefaultBodyLimit, FromRequest, Multipart, Path as UrlPath, Query, Request, State,
+    DefaultBodyLimit, FromRequest, Multipart, Path as UrlPath, Query, RawQuery, Request, State,
 };
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -38,6 +37,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use utoipa::OpenApi;
 
+use crate::api::export::{csv_response, neutralise_csv, ChunkWriter};
 use crate::auth::Caller;
 use crate::error::{truncate, ApiError, ApiResult, ErrorBody, ErrorKind};
 use crate::state::AppState;
@@ -552,7 +552,8 @@ async fn undo(
 /// `rejects.csv` (the header and each rejected row, as `--rejects`).
 #[utoipa::path(get, path = "/api/imports/{id}/{file}", tag = "imports",
     params(("id" = i64, Path, description = "The import's id"),
-        ("file" = String, Path, description = "errors.csv, outcomes.csv or rejects.csv")),
+        ("file" = String, Path, description = "errors.csv, outcomes.csv or rejects.csv"),
+        ("formula_safe" = Option<bool>, Query, description = "Neutralise cells a spreadsheet would run as formulas (a leading ' before =, +, -, @, tab or CR), for opening the file in a spreadsheet; leave it off for a rejects.csv to fix and import again")),
     security(("token" = ["admin"]), ("session" = ["admin"])),
     responses((status = 200, description = "The CSV file", content_type = "text/csv", body = String),
         (status = 404, description = "No such import or file, or removed after the retention time", body = ErrorBody)))]
@@ -560,9 +561,11 @@ async fn download(
     State(state): State<AppState>,
     caller: Caller,
     UrlPath((id, file)): UrlPath<(String, String)>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     caller.require_admin()?;
     let id = id_param(&id)?;
+    let safe = crate::api::export::formula_safe(raw.as_deref())?;
     let which = match file.as_str() {
         "errors.csv" => JobFile::Errors,
         "outcomes.csv" => JobFile::Outcomes,
@@ -592,6 +595,14 @@ async fn download(
     tokio::spawn(async move {
         let _ = reader
             .db(move |s| {
+                if safe {
+                    let out = ChunkWriter::new(tx.clone());
+                    let sent = neutralise_csv(|send| s.read_job_file(id, which, send), out);
+                    if let Err(e) = sent {
+                        let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    }
+                    return Ok(());
+                }
                 let sent = s.read_job_file(id, which, &mut |chunk| {
                     tx.blocking_send(Ok(chunk.to_vec())).map_err(|_| {
                         roster_store::StoreError::Database("the client went away".into())
@@ -604,18 +615,5 @@ async fn download(
             })
             .await;
     });
-    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    }));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"import-{id}-{file}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(csv_response(rx, &format!("import-{id}-{file}")))
 }

@@ -10,6 +10,7 @@ use crate::state::AppState;
 
 pub mod catalog;
 pub mod contacts;
+pub mod export;
 pub mod health;
 pub mod imports;
 pub mod mailboxes;
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .merge(contacts::routes())
         .merge(catalog::routes())
         .merge(users::routes())
+        .merge(export::routes())
 }
 
 /// The OpenAPI 3.1 document of every route (`GET /api/openapi.json`).
@@ -44,6 +46,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(contacts::Doc::openapi());
     doc.merge(catalog::Doc::openapi());
     doc.merge(users::Doc::openapi());
+    doc.merge(export::Doc::openapi());
     doc
 }
 
