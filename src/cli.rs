@@ -450,6 +450,7 @@ pub(crate) fn import_options(args: &ImportArgs) -> Result<Options> {
         rejects: args.rejects.clone(),
         outcomes: args.outcomes.clone(),
         batch_size: args.batch_size,
+        commit_rows: None,
         create_labels: args.create_labels,
         replace_labels: args.replace_labels,
         started_by: format!(

@@ -71,15 +71,54 @@ fn pg_store(env: &Env) -> Box<dyn Store> {
     roster_store::open(&env.url).expect("open PostgreSQL")
 }
 
+/// Starts `roster import contacts FILE --json --batch-size N` paused (see
+/// `ROSTER_TEST_PAUSE`) the first time it has loaded and locked a batch's
+/// contacts, before it writes them; returns it and the file that resumes it.
+fn paused_import(env: &Env, file: &std::path::Path, batch: &str) -> (std::process::Child, PathBuf) {
+    let resume = env.path("resume");
+    let mut child = env
+        .cmd()
+        .args([
+            "import",
+            "contacts",
+            file.to_str().unwrap_or_default(),
+            "--json",
+            "--batch-size",
+            batch,
+        ])
+        .env("ROSTER_TEST_PAUSE", "load:1")
+        .env("ROSTER_TEST_RESUME", &resume)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    crate::support::wait_for_pause(&mut child, "load 1");
+    (child, resume)
+}
+
+fn report_of(child: std::process::Child) -> serde_json::Value {
+    let out = child.wait_with_output().expect("wait");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert!(out.status.success(), "{report}");
+    report
+}
+
 #[test]
 fn two_imports_at_once_lose_nothing_and_never_deadlock() {
     let Some(env) = Env::new(Backend::Postgres, "concurrent") else {
         return;
     };
     setup(&env);
-    // Two files over the same 2,000 emails in opposite orders, each setting
-    // a different column, in small batches so they interleave.
-    let n = 2000;
+    // Two files over the same 200 new emails in opposite orders, each
+    // setting a different column. The first loads its first batch (none of
+    // them exists yet), the second imports everything, then the first
+    // writes: its new contacts now exist, a conflict it must retry.
+    let n = 200;
     let mut a = String::from("email,first_name\n");
     let mut b = String::from("email,last_name\n");
     for i in 0..n {
@@ -92,31 +131,20 @@ fn two_imports_at_once_lose_nothing_and_never_deadlock() {
     }
     let fa = env.write("a.csv", a);
     let fb = env.write("b.csv", b);
-    let spawn = |f: &PathBuf| {
-        env.cmd()
-            .args([
-                "import",
-                "contacts",
-                f.to_str().unwrap_or_default(),
-                "--json",
-                "--batch-size",
-                "50",
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn")
-    };
-    let (pa, pb) = (spawn(&fa), spawn(&fb));
-    for p in [pa, pb] {
-        let out = p.wait_with_output().expect("wait");
-        assert!(
-            out.status.success(),
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let (first, resume) = paused_import(&env, &fa, "50");
+    let (code, second) = env.import("contacts", &fb, &["--batch-size", "50"]);
+    assert_eq!(code, 0, "{second}");
+    assert_eq!(second["created"], n, "{second}");
+    std::fs::write(&resume, "").expect("resume");
+    let first = report_of(first);
+    assert!(
+        first["retries"].as_u64().unwrap_or(0) >= 1,
+        "the conflict was retried: {first}"
+    );
+    assert_eq!(
+        first["updated"], n,
+        "every row found the other's contact: {first}"
+    );
     let export = env.export("contacts");
     assert_eq!(export.lines().count(), n + 1, "every email once");
     for i in 0..n {
@@ -128,65 +156,115 @@ fn two_imports_at_once_lose_nothing_and_never_deadlock() {
 }
 
 #[test]
+fn a_contact_created_meanwhile_is_a_conflict_retried() {
+    let Some(env) = Env::new(Backend::Postgres, "created_meanwhile") else {
+        return;
+    };
+    setup(&env);
+    let file = env.write(
+        "new.csv",
+        "email,first_name\nn0@example.com,Imported\nn1@example.com,Imported\nn2@example.com,Imported\n",
+    );
+    let (importer, resume) = paused_import(&env, &file, "10");
+    // Another writer creates one of the file's new contacts and commits.
+    let mut other = pg_store(&env);
+    other
+        .write_contacts(
+            None,
+            &[ContactWrite {
+                before: None,
+                after: Contact {
+                    email: "n1@example.com".into(),
+                    last_name: Some("Other".into()),
+                    ..Contact::default()
+                },
+            }],
+        )
+        .expect("the other writer");
+    std::fs::write(&resume, "").expect("resume");
+    let report = report_of(importer);
+    assert_eq!(report["retries"], 1, "one conflict, one retry: {report}");
+    assert_eq!(
+        (&report["created"], &report["updated"]),
+        (&serde_json::json!(2), &serde_json::json!(1)),
+        "{report}"
+    );
+    let export = env.export("contacts");
+    assert!(
+        export.contains("n1@example.com,Imported,Other,"),
+        "both writes kept:\n{export}"
+    );
+    assert_eq!(export.lines().count(), 4, "{export}");
+}
+
+#[test]
 fn an_import_while_another_process_edits_loses_no_update() {
     let Some(env) = Env::new(Backend::Postgres, "editing") else {
         return;
     };
     setup(&env);
-    let n = 300;
-    let mut seed = String::from("email,first_name\n");
-    for i in 0..n {
-        seed.push_str(&format!("c{i}@example.com,Seed\n"));
-    }
-    env.import("contacts", &env.write("seed.csv", seed), &[]);
-    let mut upd = String::from("email,first_name\n");
-    for i in 0..n {
-        upd.push_str(&format!("c{i}@example.com,Imported\n"));
-    }
-    let file = env.write("upd.csv", upd);
-    let importer = env
-        .cmd()
-        .args([
-            "import",
-            "contacts",
-            file.to_str().unwrap_or_default(),
-            "--batch-size",
-            "10",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    // Meanwhile an editor sets every contact's last name, one at a time.
-    let mut editor = pg_store(&env);
-    for i in 0..n {
-        let email = format!("c{i}@example.com");
-        editor.begin().expect("begin");
-        let mut c: Contact = editor
-            .load_contacts(&[email.as_str()])
+    env.import(
+        "contacts",
+        &env.write("seed.csv", "email,first_name\nc0@example.com,Seed\n"),
+        &[],
+    );
+    let file = env.write("upd.csv", "email,first_name\nc0@example.com,Imported\n");
+    // The import has loaded (and locked) c0 and not written it yet.
+    let (importer, resume) = paused_import(&env, &file, "10");
+    // An editor loads c0 to set its last name: it must wait for the import.
+    let app = format!("roster_editor_{}", std::process::id());
+    let url = format!("{}&application_name={app}", env.url);
+    let editor = std::thread::spawn(move || {
+        let mut s = roster_store::open(&url).expect("open PostgreSQL");
+        s.begin().expect("begin");
+        let c = s
+            .load_contacts(&["c0@example.com"])
             .expect("load")
             .pop()
-            .expect("the contact");
-        let before = c.clone();
-        c.last_name = Some(format!("Edited{i}"));
-        editor
-            .write_contacts(
-                None,
-                &[ContactWrite {
-                    before: Some(before),
-                    after: c,
-                }],
+            .expect("c0");
+        let mut after = c.clone();
+        after.last_name = Some("Edited".into());
+        s.write_contacts(
+            None,
+            &[ContactWrite {
+                before: Some(c),
+                after,
+            }],
+        )
+        .expect("write");
+        s.commit().expect("commit");
+    });
+    // Until it waits on the import's lock (or, were there no lock, is done).
+    let mut probe =
+        postgres::Client::connect(&postgres_url().expect("PostgreSQL"), postgres::NoTls)
+            .expect("connect");
+    let mut waited = false;
+    for _ in 0..500 {
+        let n: i64 = probe
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = $1",
+                &[&app],
             )
-            .expect("write");
-        editor.commit().expect("commit");
+            .and_then(|r| r.try_get(0))
+            .expect("pg_stat_activity");
+        if n > 0 {
+            waited = true;
+            break;
+        }
+        if editor.is_finished() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    assert!(importer.wait_with_output().expect("wait").status.success());
+    std::fs::write(&resume, "").expect("resume");
+    report_of(importer);
+    editor.join().expect("the editor");
+    assert!(waited, "the editor waited for the import's lock on c0");
     let export = env.export("contacts");
-    for i in 0..n {
-        assert!(
-            export.contains(&format!("c{i}@example.com,Imported,Edited{i},")),
-            "c{i} lost an update:\n{export}"
-        );
-    }
+    assert!(
+        export.contains("c0@example.com,Imported,Edited,"),
+        "c0 lost an update:\n{export}"
+    );
 }
 
 #[test]

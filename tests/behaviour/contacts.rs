@@ -451,7 +451,8 @@ behaviour!(export_imports_back_as_a_no_op, |env| {
     ] {
         env.import("contacts", &fixture(f), &[]);
     }
-    let exported = env.write("export.csv", env.export("contacts"));
+    let first = env.export("contacts");
+    let exported = env.write("export.csv", &first);
     let (code, report) = env.import("contacts", &exported, &[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["unchanged"], report["rows"], "{report}");
@@ -459,6 +460,23 @@ behaviour!(export_imports_back_as_a_no_op, |env| {
         report["rows"],
         json!(7),
         "seven distinct contacts: {report}"
+    );
+    assert_eq!(
+        env.export("contacts"),
+        first,
+        "importing the export changes nothing"
+    );
+    // Into a fresh database with the same labels, companies and fields:
+    // the same export, byte for byte.
+    let fresh = Env::new(env.backend, "export_fresh").expect("a second database");
+    setup(&fresh);
+    let (code, report) = fresh.import("contacts", &exported, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["created"], json!(7), "{report}");
+    assert_eq!(
+        fresh.export("contacts"),
+        first,
+        "the export imports back whole"
     );
 });
 
@@ -699,13 +717,19 @@ behaviour!(standard_input_imports, |env| {
     setup(env);
     let r = env.run_with_stdin(
         &["import", "contacts", "-", "--json"],
-        b"email,first_name\nann@example.com,Ann\n",
+        "email,first_name,last_name,labels\nann@example.com,\"Ann, \"\"A.\"\"\",Lee,Trial\nzoë@example.com,Zoë,\"two\nlines\",\n"
+            .as_bytes(),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report: Value = serde_json::from_str(r.stdout.trim()).unwrap_or_default();
-    assert_eq!(report["created"], json!(1));
+    assert_eq!(report["created"], json!(2));
     assert_eq!(report["kind"], json!("contacts"));
     assert!(report["id"].as_i64().is_some(), "{report}");
+    assert_eq!(
+        env.export("contacts"),
+        format!("{HEADER}\nann@example.com,\"Ann, \"\"A.\"\"\",Lee,,Trial,2,,,,,\nzoë@example.com,Zoë,\"two\nlines\",,,,,,,,\n"),
+        "the rows read from standard input"
+    );
 });
 
 behaviour!(human_report_and_exit_codes, |env| {
@@ -801,48 +825,68 @@ behaviour!(
 
 behaviour!(a_killed_import_leaves_whole_batches_and_converges, |env| {
     setup(env);
+    let (rows, batch, commits) = (5_000, 250, 4);
     let mut body = String::from("email,first_name,labels,seats\n");
-    for i in 0..150_000 {
+    for i in 0..rows {
         body.push_str(&format!("user{i}@example.com,Name{i},Trial:Demo,{i}\n"));
     }
     let f = env.write("big.csv", &body);
     let path = f.to_str().unwrap_or_default();
+    // Paused after exactly `commits` committed batches (one batch per
+    // transaction on both backends), then killed.
+    let batch_arg = batch.to_string();
     let mut child = env
         .cmd()
-        .args(["import", "contacts", path, "--batch-size", "500"])
+        .args(["import", "contacts", path, "--batch-size", &batch_arg])
+        .env("ROSTER_TEST_COMMIT_ROWS", &batch_arg)
+        .env("ROSTER_TEST_PAUSE", format!("commit:{commits}"))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    // Kill it as soon as something was committed (or give up waiting).
-    for _ in 0..100 {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        if env.export("contacts").lines().count() > 1 {
-            break;
-        }
+    crate::support::wait_for_pause(&mut child, &format!("commit {commits}"));
+    child.kill().expect("kill the import");
+    let status = child.wait().expect("wait");
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "died from SIGKILL: {status}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    // Whatever was committed is whole rows: every exported row is complete.
+    // What was committed is whole batches from the start of the file,
+    // every row complete.
     let partial = env.export("contacts");
-    for line in partial.lines().skip(1) {
-        let i = line
-            .trim_start_matches("user")
-            .split('@')
-            .next()
-            .unwrap_or("");
-        assert_eq!(
-            line,
-            format!("user{i}@example.com,Name{i},,,Demo:Trial,3:2,,{i},,,"),
-            "a half-written row"
-        );
-    }
-    eprintln!(
-        "{} rows were committed before the kill",
-        partial.lines().count() - 1
+    let mut committed: Vec<usize> = partial
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let i: usize = line
+                .trim_start_matches("user")
+                .split('@')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("not a row of the file: {line}"));
+            assert_eq!(
+                line,
+                format!("user{i}@example.com,Name{i},,,Demo:Trial,3:2,,{i},,,"),
+                "a half-written row"
+            );
+            i
+        })
+        .collect();
+    committed.sort_unstable();
+    assert!(
+        !committed.is_empty() && committed.len() < rows,
+        "0 < committed ({}) < all ({rows})",
+        committed.len()
+    );
+    assert_eq!(
+        committed,
+        (0..commits * batch).collect::<Vec<_>>(),
+        "exactly the first {commits} batches of {batch} rows"
     );
     let (code, report) = env.import("contacts", &f, &[]);
     assert_eq!(code, 0, "{report}");
+    assert_eq!(report["unchanged"], json!(commits * batch), "{report}");
+    assert_eq!(report["created"], json!(rows - commits * batch), "{report}");
     let reference = Env::new(env.backend, "killed_reference").expect("a second database");
     setup(&reference);
     reference.import("contacts", &f, &[]);

@@ -7,5 +7,6 @@ mod backends;
 mod catalog;
 mod contacts;
 mod foreign;
+mod model;
 mod property;
 mod users;

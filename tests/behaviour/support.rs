@@ -168,6 +168,28 @@ impl Drop for Env {
     }
 }
 
+/// Reads the child's standard error until the import says it paused at
+/// `what` (a `ROSTER_TEST_PAUSE` point, e.g. `commit 3`); fails when it
+/// ends first. The rest of its standard error is drained in the background.
+pub fn wait_for_pause(child: &mut std::process::Child, what: &str) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let want = format!("roster: test pause at {what}");
+    let mut seen = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l == want => break,
+            Some(Ok(l)) => seen.push(l),
+            _ => panic!(
+                "the import ended without pausing at {what}:\n{}",
+                seen.join("\n")
+            ),
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

@@ -336,6 +336,7 @@ impl Kind for ContactsKind {
                 },
             );
         }
+        crate::hooks::reached("load");
         // 3. Fold the rows in file order. A contact is copied only when a
         // row changes it.
         for (item, labels) in items.iter_mut().zip(resolved) {
@@ -454,6 +455,9 @@ impl ContactsKind {
         let mut ids =
             Vec::with_capacity(row.named_ids.len() + row.label_names.len() + row.label_ids.len());
         ids.extend_from_slice(&row.named_ids);
+        // Labels to create once the whole row is known to be accepted: a
+        // rejected row writes nothing, not even a label.
+        let mut to_create: Vec<&String> = Vec::new();
         for name in &row.label_names {
             let cache = self
                 .labels
@@ -482,10 +486,21 @@ impl ContactsKind {
             let commas =
                 comma_parts.len() > 1 && comma_parts.iter().all(|p| cache.by_name.contains_key(*p));
             if self.create_labels && !commas {
-                // A case variant of an existing label is the classic
-                // mistake the case hint exists for: never created.
-                if let Some(similar) = cache.by_lower.get(&name.to_lowercase()) {
-                    let existing = similar.first().map(String::as_str).unwrap_or_default();
+                // A case variant of an existing label (or of one this row
+                // creates) is the classic mistake the case hint exists
+                // for: never created.
+                let lower = name.to_lowercase();
+                let similar = cache
+                    .by_lower
+                    .get(&lower)
+                    .and_then(|s| s.first())
+                    .or_else(|| {
+                        to_create
+                            .iter()
+                            .copied()
+                            .find(|n| *n != name && n.to_lowercase() == lower)
+                    });
+                if let Some(existing) = similar {
                     return Ok(Err(RowError {
                         line,
                         column: Some("labels".into()),
@@ -495,10 +510,9 @@ impl ContactsKind {
                         ),
                     }));
                 }
-                let id = store.ensure_label(name)?;
-                cache.add(id, name.clone());
-                self.created_pending.push(name.clone());
-                ids.push(id);
+                if !to_create.contains(&name) {
+                    to_create.push(name);
+                }
                 continue;
             }
             let hint = match cache.by_lower.get(&name.to_lowercase()) {
@@ -537,6 +551,16 @@ impl ContactsKind {
                 }));
             }
             ids.push(*id);
+        }
+        for name in to_create {
+            let id = store.ensure_label(name)?;
+            let cache = self
+                .labels
+                .as_mut()
+                .expect("label cache is loaded before resolving");
+            cache.add(id, name.clone());
+            self.created_pending.push(name.clone());
+            ids.push(id);
         }
         ids.sort_unstable();
         ids.dedup();

@@ -17,6 +17,7 @@ mod distinct;
 pub mod export;
 pub mod guard;
 pub mod header;
+mod hooks;
 pub mod job;
 pub mod mapping;
 mod pipeline;
@@ -85,6 +86,9 @@ pub struct Options {
     pub outcomes: Option<PathBuf>,
     /// Rows per batch (each batch is one transaction); None picks the kind's default.
     pub batch_size: Option<usize>,
+    /// Rows per transaction on the backends that group batches (SQLite);
+    /// None takes the backend's size. The result never depends on it.
+    pub commit_rows: Option<u64>,
     /// Contacts only.
     pub create_labels: bool,
     /// Contacts only.
@@ -121,6 +125,7 @@ impl Default for Options {
             rejects: None,
             outcomes: None,
             batch_size: None,
+            commit_rows: None,
             create_labels: false,
             replace_labels: false,
             started_by: "cli".into(),

@@ -15,7 +15,7 @@ use crate::guard::{self, limit_of, Guard, LineMap, MAX_COLUMN_NAME_BYTES};
 use crate::header::{self, Column, Plan};
 use crate::job::{rebuild_distinct, JobSink};
 use crate::report::{OutcomesWriter, RejectsWriter, Report, RowError};
-use crate::{ImportError, Options, Outcome, Progress};
+use crate::{hooks, ImportError, Options, Outcome, Progress};
 
 /// Batches in flight between the parser and the writer.
 const CHANNEL_DEPTH: usize = 2;
@@ -539,7 +539,10 @@ fn write_rows<K: Kind>(
         _ if one_transaction => 0,
         Some(j) if j.run.commit_every_batch => 1,
         Some(_) => (store.rows_per_transaction() as u64).max(1),
-        None => store.rows_per_transaction() as u64,
+        None => match store.rows_per_transaction() as u64 {
+            0 => 0,
+            n => opts.commit_rows.or_else(hooks::commit_rows).unwrap_or(n),
+        },
     };
     let mut open = Counts::default();
     let mut open_from = 0u64;
@@ -600,15 +603,23 @@ fn write_rows<K: Kind>(
                         let _ = store.rollback();
                         kind.rolled_back();
                         attempt += 1;
+                        report.retries += 1;
                         std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
                     }
                     other => break other,
                 }
             }
         } else {
-            apply_batch(kind, store, import_id, &mut items, &mut |store, items| {
-                renew(store, lease, name, committed.plus(Counts::of(items)), bytes)
-            })
+            apply_batch(
+                kind,
+                store,
+                import_id,
+                &mut items,
+                &mut report.retries,
+                &mut |store, items| {
+                    renew(store, lease, name, committed.plus(Counts::of(items)), bytes)
+                },
+            )
         };
         if let Err(e) = applied {
             let from = if group_rows > 0 { open_from } else { first };
@@ -706,6 +717,7 @@ fn write_rows<K: Kind>(
                 if let Some(j) = job.as_mut() {
                     j.committed();
                 }
+                hooks::reached("commit");
             }
         }
         report.committed = committed.rows;
@@ -740,6 +752,7 @@ fn write_rows<K: Kind>(
         store.commit()?;
         *committed = upto;
         kind.committed();
+        hooks::reached("commit");
     }
     report.repeated = distinct.repeated().map_err(ImportError::Output)?;
 
@@ -788,6 +801,7 @@ fn write_rows<K: Kind>(
             store.commit()?;
             *committed = all;
             kind.committed();
+            hooks::reached("commit");
         }
     }
     report.committed = committed.rows;
@@ -803,6 +817,7 @@ fn apply_batch<K: Kind>(
     store: &mut dyn Store,
     import_id: Option<i64>,
     items: &mut [Item<<K::Parser as RowParser>::Row>],
+    retries: &mut u64,
     before_commit: &mut BeforeCommit<'_, <K::Parser as RowParser>::Row>,
 ) -> Result<(), StoreError> {
     let mut attempt = 0;
@@ -815,6 +830,7 @@ fn apply_batch<K: Kind>(
         {
             Ok(()) => {
                 kind.committed();
+                hooks::reached("commit");
                 return Ok(());
             }
             Err(e) => {
@@ -824,6 +840,7 @@ fn apply_batch<K: Kind>(
                 // the batch is applied again on top of what it committed.
                 if matches!(e, StoreError::Conflict(_)) && attempt < MAX_RETRIES {
                     attempt += 1;
+                    *retries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
                     continue;
                 }

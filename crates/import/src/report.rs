@@ -151,6 +151,10 @@ pub struct Report {
     pub dry_run: bool,
     /// Rows whose batch was committed (all of them after a successful run).
     pub committed: u64,
+    /// Batches applied again after a conflict with a concurrent writer
+    /// (PostgreSQL).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: u64,
     /// Columns renamed by `--map` or `--map auto`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mapped_columns: Vec<MappedColumn>,

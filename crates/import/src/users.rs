@@ -266,6 +266,7 @@ impl Kind for UsersKind {
                 },
             );
         }
+        crate::hooks::reached("load");
         let hashed = self.hash_all(items, &state, &repeated_in_batch);
         for (item, hashed) in items.iter_mut().zip(hashed) {
             let Ok(row) = &item.row else { continue };
@@ -329,11 +330,15 @@ impl Kind for UsersKind {
                         let same = match &slot.last_password {
                             // An earlier row of this batch set the password.
                             Some(prev) => prev.expose() == p.expose(),
-                            None => {
-                                existing
-                                    && c.password_hash == old_stored(&slot.before)
-                                    && h.matches_stored
+                            // Unchanged since the batch began: the
+                            // hashing step checked it.
+                            None if c.password_hash == old_stored(&slot.before) => {
+                                existing && h.matches_stored
                             }
+                            // An earlier row of this batch imported a
+                            // password_hash: check against that one, as
+                            // importing the rows one at a time would.
+                            None => self.policy.verify(&c.password_hash, p).ok,
                         };
                         if same {
                             Some(None)
