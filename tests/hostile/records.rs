@@ -119,11 +119,27 @@ behaviour!(
 behaviour!(
     a_killed_import_is_listed_as_interrupted_with_what_it_committed,
     |env| {
-        let file = rows(env, "big.csv", 300_000);
-        let mut child = spawn_import(env, &file, &["--batch-size", "500"]);
-        let id = wait_for_commits(env, &mut child);
-        let _ = child.kill();
+        // Killed right after its second committed batch.
+        let file = rows(env, "big.csv", 5_000);
+        let mut child = env
+            .cmd()
+            .args(["import", "contacts", file.to_str().unwrap_or_default()])
+            .args(["--json", "--batch-size", "500"])
+            .env("ROSTER_TEST_COMMIT_ROWS", "500")
+            .env("ROSTER_TEST_PAUSE", "commit:2")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start roster");
+        crate::support::wait_for_pause(&mut child, "commit 2");
+        let id = records(env)
+            .into_iter()
+            .find(|r| r["status"] == "running")
+            .and_then(|r| r["id"].as_i64())
+            .expect("the running import");
+        child.kill().expect("kill the import");
         let _ = child.wait();
+        assert_eq!(contacts(env), 1000, "two batches of 500");
         let rec = records(env)
             .into_iter()
             .find(|r| r["id"] == id)
