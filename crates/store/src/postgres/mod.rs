@@ -147,6 +147,8 @@ pub struct PgStore {
     search_indexed: bool,
     /// True between `BEGIN` and `COMMIT`/`ROLLBACK`.
     in_tx: bool,
+    /// Statements prepared once per connection (see [`PgStore::cached`]).
+    statements: std::collections::HashMap<&'static str, postgres::Statement>,
 }
 
 /// One sentence from a PostgreSQL error: the server's message (and detail)
@@ -282,6 +284,7 @@ impl PgStore {
             client,
             search_indexed: false,
             in_tx: false,
+            statements: std::collections::HashMap::new(),
         };
         if let Some(name) = &schema {
             store
@@ -296,6 +299,22 @@ impl PgStore {
             .batch_execute(STAGE_TABLE)
             .map_err(db("creating the staging table"))?;
         Ok(store)
+    }
+
+    /// A statement prepared on this connection the first time it is used,
+    /// so later calls skip the parse round trip. Only for statements whose
+    /// generic plan is right for every parameter (PostgreSQL switches to
+    /// one after a few executions).
+    pub(crate) fn cached(&mut self, sql: &'static str) -> Result<postgres::Statement> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self
+            .client
+            .prepare(sql)
+            .map_err(db("preparing a statement"))?;
+        self.statements.insert(sql, st.clone());
+        Ok(st)
     }
 
     fn migrate(&mut self, schema: Option<&str>) -> Result<()> {
