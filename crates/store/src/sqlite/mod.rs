@@ -110,6 +110,7 @@ ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
     mail::SCHEMA,
     directory::SEARCH_MIGRATION,
     imports::UNDO_MIGRATION,
+    directory::SEARCH_MIGRATION_LEAN,
 ];
 
 pub struct SqliteStore {
@@ -447,6 +448,19 @@ impl Contacts for SqliteStore {
                 "INSERT INTO import_changes (import_id, contact_id, before) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             )
             .map_err(db("recording the import for undo"))?;
+        // The contacts an import creates reach the search index in one
+        // statement (see `directory::index_created`), before any update
+        // that could change them and before the transaction ends.
+        let tx = if self.conn.is_autocommit() {
+            Some(
+                self.conn
+                    .unchecked_transaction()
+                    .map_err(db("writing contacts"))?,
+            )
+        } else {
+            None
+        };
+        let mut created: Option<(i64, i64)> = None;
         for w in writes {
             let a = &w.after;
             let labels = encode_ids(&a.labels);
@@ -467,8 +481,15 @@ impl Contacts for SqliteStore {
                             created_import
                         ])
                         .map_err(db("inserting a contact"))?;
+                    if import_id.is_some() {
+                        let id = self.conn.last_insert_rowid();
+                        created = Some(created.map_or((id, id), |(f, _)| (f, id)));
+                    }
                 }
                 Some(b) => {
+                    if let Some((first, last)) = created.take() {
+                        directory::index_created(&self.conn, first, last)?;
+                    }
                     update
                         .execute(params![
                             b.id,
@@ -503,6 +524,12 @@ impl Contacts for SqliteStore {
                     }
                 }
             }
+        }
+        if let Some((first, last)) = created {
+            directory::index_created(&self.conn, first, last)?;
+        }
+        if let Some(tx) = tx {
+            tx.commit().map_err(db("writing contacts"))?;
         }
         Ok(())
     }
