@@ -103,17 +103,101 @@ fn ascii_run(q: &str) -> &str {
     best
 }
 
+/// Rows the walk looks at before it asks the index (when there is one).
+/// A common term fills its page within them, cheaper than any index probe
+/// (a GIN bitmap scan reads a trigram's whole posting list first).
+const PROBE_AFTER: usize = 1_000;
+
+/// Keeps the contacts that pass the filter: $3 text for ILIKE (or NULL),
+/// $4 company (or NULL), $5 `%,label,%` (or NULL).
+const FILTER: &str = "($3::text IS NULL OR email ILIKE $3 OR first_name ILIKE $3 OR last_name ILIKE $3) \
+     AND ($4::bigint IS NULL OR company_id = $4) AND ($5::text IS NULL OR (',' || labels || ',') LIKE $5)";
+
+/// One window of the walk: up to $2 contacts after $1 in email order,
+/// those that pass the filter and the window's last row, each with the
+/// window's size (`wn`: smaller than $2 at the end of the table).
+static WALK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH w AS (SELECT {cols} FROM contacts WHERE email > $1 ORDER BY email LIMIT $2) \
+         SELECT *, (SELECT count(*) FROM w) AS wn FROM w WHERE ({FILTER}) OR email = (SELECT max(email) FROM w) ORDER BY email",
+        cols = record_columns()
+    )
+});
+
+/// The index probe: at most $6 contacts containing the text ($1, ILIKE
+/// over the indexed expression); one row per candidate after $2 that
+/// passes the filter, in email order, at most $7, each with how many
+/// candidates there were (`n`; a row of NULLs and `n` when none passes).
+/// `email || ''` keeps the planner from walking the email index instead of
+/// sorting the few candidates.
+static PROBE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH c AS MATERIALIZED (SELECT {cols} FROM contacts WHERE {SEARCH_EXPR} ILIKE $1 LIMIT $6) \
+         SELECT x.*, k.n FROM (SELECT count(*) AS n FROM c) k LEFT JOIN LATERAL \
+         (SELECT * FROM c WHERE email > $2 AND {FILTER} ORDER BY email || '' LIMIT $7) x ON true",
+        cols = record_columns()
+    )
+});
+
 impl PgStore {
-    fn search_candidates(&mut self, q: &str, max: usize) -> Result<Option<Vec<i64>>> {
+    /// The page from the index when `q` has at most `index_candidates`
+    /// candidates; None when it has more (the walk goes on).
+    fn search_probe(
+        &mut self,
+        q: &ContactQuery,
+        pattern: &str,
+        label: &Option<String>,
+        exact: bool,
+    ) -> Result<Option<ContactPage>> {
+        let after = q.after.clone().unwrap_or_default();
+        // When the filter is not exact, Rust may drop some of what it lets
+        // through: then every candidate comes back.
+        let take: i64 = if exact {
+            q.limit as i64 + 1
+        } else {
+            q.index_candidates as i64 + 1
+        };
         let rows = self
             .client
             .query(
-                &format!("SELECT id FROM contacts WHERE {SEARCH_EXPR} ILIKE $1 LIMIT $2"),
-                &[&like_pattern(q), &(max as i64 + 1)],
+                PROBE.as_str(),
+                &[
+                    &pattern,
+                    &after,
+                    &Some(pattern),
+                    &q.company,
+                    label,
+                    &(q.index_candidates as i64 + 1),
+                    &take,
+                ],
             )
             .map_err(db("searching contacts"))?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-        Ok((ids.len() <= max).then_some(ids))
+        if let Some(first) = rows.first() {
+            let n: i64 = first.get("n");
+            if n as usize > q.index_candidates {
+                return Ok(None);
+            }
+        }
+        let mut found = Vec::new();
+        for r in &rows {
+            if r.get::<_, Option<i64>>(0).is_none() {
+                break;
+            }
+            let rec = row_to_record(r).map_err(db("searching contacts"))?;
+            if q.matches(&rec.contact) {
+                found.push(rec);
+                if found.len() > q.limit {
+                    break;
+                }
+            }
+        }
+        let mut page = ContactPage::default();
+        if found.len() > q.limit {
+            found.truncate(q.limit);
+            page.next = found.last().map(|c| c.contact.email.clone());
+        }
+        page.items = found;
+        Ok(Some(page))
     }
 }
 
@@ -152,56 +236,39 @@ impl Directory for PgStore {
         let mut page = ContactPage::default();
         let mut found: Vec<ContactRecord> = Vec::new();
         let ascii = ascii_run(text);
-        if self.search_indexed && ascii.len() >= 3 {
-            if let Some(ids) = self.search_candidates(ascii, q.index_candidates)? {
-                let rows = self
-                    .client
-                    .query(
-                        &format!(
-                            "SELECT {} FROM contacts WHERE id = ANY($1) AND email > $2 ORDER BY email",
-                            record_columns()
-                        ),
-                        &[&ids, &after],
-                    )
-                    .map_err(db("listing contacts"))?;
-                for r in &rows {
-                    let rec = row_to_record(r).map_err(db("listing contacts"))?;
-                    if q.matches(&rec.contact) {
-                        found.push(rec);
-                        if found.len() > q.limit {
-                            break;
-                        }
-                    }
-                }
-                if found.len() > q.limit {
-                    found.truncate(q.limit);
-                    page.next = found.last().map(|c| c.contact.email.clone());
-                }
-                page.items = found;
-                return Ok(page);
-            }
-        }
+        let exact = ascii.len() == text.len();
         // Walk the email order in growing windows; the database drops rows
         // that cannot match, and returns each window's last row so the
-        // walk can go on after it.
+        // walk can go on after it. A term that has not filled the page
+        // within the first windows asks the index, which answers when the
+        // term is rare.
         let pattern = (!ascii.is_empty()).then(|| like_pattern(ascii));
         let label = q.label.map(|l| format!("%,{l},%"));
-        let sql = format!(
-            "WITH w AS (SELECT {cols} FROM contacts WHERE email > $1 ORDER BY email LIMIT $2) \
-             SELECT * FROM w WHERE (($3::text IS NULL OR email ILIKE $3 OR first_name ILIKE $3 OR last_name ILIKE $3) \
-             AND ($4::bigint IS NULL OR company_id = $4) AND ($5::text IS NULL OR (',' || labels || ',') LIKE $5)) \
-             OR email = (SELECT max(email) FROM w) ORDER BY email",
-            cols = record_columns()
-        );
+        let mut probe = self.search_indexed && ascii.len() >= 3;
+        let probe_after = PROBE_AFTER.min(q.scan_budget / 2);
+        let walk = self.cached(WALK.as_str())?;
         let mut cursor = after;
         let mut scanned = 0usize;
-        let mut window = (q.limit + 1).max(200);
+        // Without a filter every row is a match: one window is the page.
+        let filtered = !text.is_empty() || q.company.is_some() || label.is_some();
+        let mut window = if filtered {
+            (q.limit + 1).max(200)
+        } else {
+            q.limit + 1
+        };
         while scanned < q.scan_budget {
+            if probe && scanned >= probe_after {
+                probe = false;
+                let p = pattern.as_deref().unwrap_or_default();
+                if let Some(page) = self.search_probe(q, p, &label, exact)? {
+                    return Ok(page);
+                }
+            }
             let take = window.min(q.scan_budget - scanned);
             let rows = self
                 .client
                 .query(
-                    &sql,
+                    &walk,
                     &[&cursor, &(take as i64), &pattern, &q.company, &label],
                 )
                 .map_err(db("listing contacts"))?;
@@ -222,17 +289,7 @@ impl Directory for PgStore {
                 }
             }
             // A short window means the table ended.
-            let ended = rows.len() < take && {
-                let n: i64 = self
-                    .client
-                    .query_one(
-                        "SELECT count(*) FROM (SELECT 1 FROM contacts WHERE email > $1 LIMIT 1) x",
-                        &[&last_email],
-                    )
-                    .map_err(db("listing contacts"))?
-                    .get(0);
-                n == 0
-            };
+            let ended = (last.get::<_, i64>("wn") as usize) < take;
             if ended {
                 page.items = found;
                 return Ok(page);
