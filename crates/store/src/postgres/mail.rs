@@ -9,9 +9,10 @@
 //! are written in email order, as imports lock theirs, so the two cannot
 //! deadlock on rows; the mail crate retries the rare conflict left.
 
+use postgres::error::SqlState;
 use postgres::Row;
 
-use super::{db, is_unique_violation, PgStore};
+use super::{db, PgStore};
 use crate::mail::{Candidate, CaptureScope, Captured, Fate, Mail, Mailbox, NewMailbox};
 use crate::{now_rfc3339, Result, StoreError};
 
@@ -40,6 +41,18 @@ ALTER TABLE contacts ADD COLUMN captured_mailbox BIGINT;
 ALTER TABLE contacts ADD COLUMN captured_message TEXT;
 "#;
 
+/// A whole capture in one statement (one round trip, atomic on its own):
+/// record the message ($4 mailbox, $5 Message-ID, $6 time) unless it was
+/// captured before; then, for each address ($1 emails, $2 first names,
+/// $3 last names) that is not a user's, create the contact (in email
+/// order, as imports lock rows) or give a nameless one the message's
+/// name. One row per address: whether the message was new, the address's
+/// position (from 1), and whether it is a user's, was created or named
+/// (a single row with a NULL position when there are none or the message
+/// is a repeat). A contact created by a concurrent capture after this
+/// statement began counts as existing and is not named by it.
+const CAPTURE: &str = "WITH m AS (INSERT INTO mail_messages (mailbox_id, message_id, received_at)      VALUES ($4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1),    c AS (SELECT t.email, t.first_name, t.last_name, t.i      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(email, first_name, last_name, i)      WHERE EXISTS (SELECT 1 FROM m)),    u AS (SELECT c.i FROM c WHERE EXISTS (SELECT 1 FROM users WHERE users.email = c.email)),    ins AS (INSERT INTO contacts (email, first_name, last_name, labels, custom, source,        captured_mailbox, captured_message, created_at, updated_at)      SELECT c.email, c.first_name, c.last_name, '', '', 'email', $4, $5, $6, $6      FROM c WHERE c.i NOT IN (SELECT i FROM u) ORDER BY c.email      ON CONFLICT (email) DO NOTHING RETURNING email),    nm AS (UPDATE contacts t SET first_name = c.first_name, last_name = c.last_name,        changed_by = NULL, updated_at = $6      FROM c WHERE t.email = c.email AND c.i NOT IN (SELECT i FROM u)        AND (c.first_name IS NOT NULL OR c.last_name IS NOT NULL)        AND t.first_name IS NULL AND t.last_name IS NULL RETURNING t.email)    SELECT (SELECT count(*) FROM m), c.i,      coalesce(c.i IN (SELECT i FROM u), false),      coalesce(c.email IN (SELECT email FROM ins), false),      coalesce(c.email IN (SELECT email FROM nm), false)    FROM (SELECT 1) one LEFT JOIN c ON true ORDER BY c.i";
+
 impl PgStore {
     fn load_mailbox(&mut self, row: Option<Row>) -> Result<Option<Mailbox>> {
         let Some(row) = row else { return Ok(None) };
@@ -48,14 +61,10 @@ impl PgStore {
         let capture: String = row.try_get(2).map_err(db(what))?;
         let mut address = String::new();
         let mut aliases = Vec::new();
-        for r in self
-            .client
-            .query(
-                "SELECT address, is_alias FROM mailbox_addresses WHERE mailbox_id = $1 ORDER BY address",
-                &[&id],
-            )
-            .map_err(db(what))?
-        {
+        let st = self.cached(
+            "SELECT address, is_alias FROM mailbox_addresses WHERE mailbox_id = $1 ORDER BY address",
+        )?;
+        for r in self.client.query(&st, &[&id]).map_err(db(what))? {
             let a: String = r.try_get(0).map_err(db(what))?;
             if r.try_get::<_, bool>(1).map_err(db(what))? {
                 aliases.push(a);
@@ -171,12 +180,12 @@ impl Mail for PgStore {
     }
 
     fn mailbox_by_address(&mut self, address: &str) -> Result<Option<Mailbox>> {
+        let st = self.cached(
+            "SELECT m.id, m.name, m.capture FROM mailboxes m JOIN mailbox_addresses a ON a.mailbox_id = m.id WHERE a.address = $1",
+        )?;
         let row = self
             .client
-            .query_opt(
-                "SELECT m.id, m.name, m.capture FROM mailboxes m JOIN mailbox_addresses a ON a.mailbox_id = m.id WHERE a.address = $1",
-                &[&address],
-            )
+            .query_opt(&st, &[&address])
             .map_err(db("loading a mailbox"))?;
         self.load_mailbox(row)
     }
@@ -201,95 +210,60 @@ impl Mail for PgStore {
         candidates: &[Candidate],
     ) -> Result<Captured> {
         let now = now_rfc3339();
-        self.in_transaction("BEGIN", |s| {
-            let what = "capturing a message";
-            let c = &mut s.client;
-            let fresh = c
-                .execute(
-                    "INSERT INTO mail_messages (mailbox_id, message_id, received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    &[&mailbox_id, &message_id, &now],
-                )
-                .map_err(|e| {
-                    if e.code() == Some(&postgres::error::SqlState::FOREIGN_KEY_VIOLATION) {
-                        StoreError::NotFound(format!(
-                            "there is no mailbox {mailbox_id}; see roster mailboxes list"
-                        ))
-                    } else {
-                        db(what)(e)
-                    }
-                })?;
-            if fresh == 0 {
-                return Ok(Captured {
-                    duplicate: true,
-                    fates: Vec::new(),
-                });
+        let what = "capturing a message";
+        let emails: Vec<&str> = candidates.iter().map(|c| c.email.as_str()).collect();
+        let firsts: Vec<Option<&str>> = candidates
+            .iter()
+            .map(|c| c.first_name.as_deref())
+            .collect();
+        let lasts: Vec<Option<&str>> = candidates
+            .iter()
+            .map(|c| c.last_name.as_deref())
+            .collect();
+        let capture = self.cached(CAPTURE)?;
+        let rows = self
+            .client
+            .query(
+                &capture,
+                &[&emails, &firsts, &lasts, &mailbox_id, &message_id, &now],
+            )
+            .map_err(|e| match e.code() {
+                Some(&SqlState::FOREIGN_KEY_VIOLATION) => StoreError::NotFound(format!(
+                    "there is no mailbox {mailbox_id}; see roster mailboxes list"
+                )),
+                Some(&SqlState::UNIQUE_VIOLATION)
+                | Some(&SqlState::T_R_DEADLOCK_DETECTED)
+                | Some(&SqlState::T_R_SERIALIZATION_FAILURE) => StoreError::Conflict(format!(
+                    "a concurrent change interrupted PostgreSQL while {what}; retry"
+                )),
+                _ => db(what)(e),
+            })?;
+        let fresh = rows.first().is_some_and(|r| r.get::<_, i64>(0) > 0);
+        if !fresh {
+            return Ok(Captured {
+                duplicate: true,
+                fates: Vec::new(),
+            });
+        }
+        let mut fates = vec![Fate::Existing; candidates.len()];
+        for r in &rows {
+            let Some(i) = r.get::<_, Option<i64>>(1) else {
+                continue;
+            };
+            let Some(fate) = fates.get_mut(i as usize - 1) else {
+                continue;
+            };
+            if r.get::<_, bool>(2) {
+                *fate = Fate::User;
+            } else if r.get::<_, bool>(3) {
+                *fate = Fate::Created;
+            } else if r.get::<_, bool>(4) {
+                *fate = Fate::Named;
             }
-            let is_user = c
-                .prepare("SELECT 1 FROM users WHERE email = $1")
-                .map_err(db(what))?;
-            let insert = c
-                .prepare(
-                    "INSERT INTO contacts (email, first_name, last_name, labels, custom, source, captured_mailbox, captured_message, created_at, updated_at) \
-                     VALUES ($1, $2, $3, '', '', 'email', $4, $5, $6, $6) ON CONFLICT (email) DO NOTHING",
-                )
-                .map_err(db(what))?;
-            let name = c
-                .prepare(
-                    "UPDATE contacts SET first_name = $2, last_name = $3, changed_by = NULL, updated_at = $4 \
-                     WHERE email = $1 AND first_name IS NULL AND last_name IS NULL",
-                )
-                .map_err(db(what))?;
-            // Rows in email order, as imports lock theirs.
-            let mut order: Vec<usize> = (0..candidates.len()).collect();
-            order.sort_by(|&a, &b| candidates[a].email.cmp(&candidates[b].email));
-            let mut fates = vec![Fate::Existing; candidates.len()];
-            for i in order {
-                let cand = &candidates[i];
-                if c.query_opt(&is_user, &[&cand.email])
-                    .map_err(db(what))?
-                    .is_some()
-                {
-                    fates[i] = Fate::User;
-                    continue;
-                }
-                let created = c
-                    .execute(
-                        &insert,
-                        &[
-                            &cand.email,
-                            &cand.first_name,
-                            &cand.last_name,
-                            &mailbox_id,
-                            &message_id,
-                            &now,
-                        ],
-                    )
-                    .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::Conflict(format!(
-                                "a concurrent change interrupted PostgreSQL while {what}; retry"
-                            ))
-                        } else {
-                            db(what)(e)
-                        }
-                    })?;
-                if created == 1 {
-                    fates[i] = Fate::Created;
-                } else if (cand.first_name.is_some() || cand.last_name.is_some())
-                    && c.execute(
-                        &name,
-                        &[&cand.email, &cand.first_name, &cand.last_name, &now],
-                    )
-                    .map_err(db(what))?
-                        == 1
-                {
-                    fates[i] = Fate::Named;
-                }
-            }
-            Ok(Captured {
-                duplicate: false,
-                fates,
-            })
+        }
+        Ok(Captured {
+            duplicate: false,
+            fates,
         })
     }
 }
