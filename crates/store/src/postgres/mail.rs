@@ -212,14 +212,9 @@ impl Mail for PgStore {
         let now = now_rfc3339();
         let what = "capturing a message";
         let emails: Vec<&str> = candidates.iter().map(|c| c.email.as_str()).collect();
-        let firsts: Vec<Option<&str>> = candidates
-            .iter()
-            .map(|c| c.first_name.as_deref())
-            .collect();
-        let lasts: Vec<Option<&str>> = candidates
-            .iter()
-            .map(|c| c.last_name.as_deref())
-            .collect();
+        let firsts: Vec<Option<&str>> =
+            candidates.iter().map(|c| c.first_name.as_deref()).collect();
+        let lasts: Vec<Option<&str>> = candidates.iter().map(|c| c.last_name.as_deref()).collect();
         let capture = self.cached(CAPTURE)?;
         let rows = self
             .client

@@ -270,8 +270,9 @@ impl Directory for SqliteStore {
             if scanned == q.scan_budget {
                 last = Some(r.get::<_, String>(1).map_err(db("listing contacts"))?);
             }
-            let hit: bool = r.get(11).map_err(db("listing contacts"))?;
-            if !hit {
+            // NULL (a NULL column in the filter) is no match.
+            let hit: Option<bool> = r.get(11).map_err(db("listing contacts"))?;
+            if hit != Some(true) {
                 continue;
             }
             let rec = row_to_record(r).map_err(db("listing contacts"))?;
