@@ -78,6 +78,10 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
 }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
+# The server's CPU seconds so far (user + system, all its threads): on a
+# shared machine the steadier figure to compare, as the wall time also
+# counts the waits for a core.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$SERVER_PID/stat"; }
 now() { date +%s.%N; }
 token_for() { # token_for DB
     echo 'bench password' | "$ROSTER" --database "$1" users create-admin bench@example.com >/dev/null
@@ -95,7 +99,7 @@ wait_done() { # wait_done TOKEN ID -> prints the final job JSON
 }
 
 RESULTS=$OUT/results.tsv
-printf 'round\tcontender\twall_s\tpeak_rss_kib\n' >"$RESULTS"
+printf 'round\tcontender\twall_s\tpeak_rss_kib\tcpu_s\n' >"$RESULTS"
 for round in $(seq 1 "$RUNS"); do
     D=$OUT/run-$round
     rm -rf "$D"; mkdir -p "$D"
@@ -106,7 +110,7 @@ for round in $(seq 1 "$RUNS"); do
     "$PY" - "$D/cli.json" "$round" >>"$RESULTS" <<'EOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
-print(f"{sys.argv[2]}\tcli\t{m['wall_s']:.2f}\t{m['peak_rss_kib']}")
+print(f"{sys.argv[2]}\tcli\t{m['wall_s']:.2f}\t{m['peak_rss_kib']}\t{m['cpu_s']:.1f}")
 EOF
     log "round $round: HTTP"
     setup_roster "sqlite://$D/http.db"
@@ -119,7 +123,7 @@ EOF
     JOB=$(wait_done "$TOKEN" "$ID")
     t1=$(now)
     echo "$JOB" >"$D/http.job.json"
-    printf '%s\thttp\t%.2f\t%s\n' "$round" "$(echo "$t1 - $t0" | bc)" "$(hwm_kib)" >>"$RESULTS"
+    printf '%s\thttp\t%.2f\t%s\t%s\n' "$round" "$(echo "$t1 - $t0" | bc)" "$(hwm_kib)" "$(cpu_s)" >>"$RESULTS"
     stop_server
     # Same report (the id aside) as the CLI's.
     "$PY" - "$D/cli.report.json" "$D/http.job.json" <<'EOF' >&2
@@ -167,9 +171,9 @@ stop_server
 {
     echo "## Imports over HTTP vs the CLI ($ROWS rows, SQLite, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
     echo
-    echo "| round | contender | wall s | peak RSS MiB |"
-    echo "|---|---|---|---|"
-    tail -n +2 "$RESULTS" | awk -F'\t' '{printf "| %s | %s | %s | %.1f |\n", $1, $2, $3, $4/1024}'
+    echo "| round | contender | wall s | CPU s | peak RSS MiB |"
+    echo "|---|---|---|---|---|"
+    tail -n +2 "$RESULTS" | awk -F'\t' '{printf "| %s | %s | %s | %s | %.1f |\n", $1, $2, $3, $5, $4/1024}'
     echo
     echo "### Upload memory (server peak RSS after each 202; the worker held busy)"
     echo

@@ -38,8 +38,10 @@ def main():
         print(f"peak_rss: cannot run {cmd[0]!r}: {e}", file=sys.stderr)
         return 127
     wall = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    m = {"wall_s": round(wall, 4), "peak_rss_kib": rss, "exit": rc}
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss = ru.ru_maxrss
+    m = {"wall_s": round(wall, 4), "peak_rss_kib": rss, "exit": rc,
+         "cpu_s": round(ru.ru_utime + ru.ru_stime, 3)}
     if a.json:
         with open(a.json, "w") as f:
             json.dump(m, f)
