@@ -214,9 +214,11 @@ fn an_import_while_another_process_edits_loses_no_update() {
     // An editor loads c0 to set its last name: it must wait for the import.
     let app = format!("roster_editor_{}", std::process::id());
     let url = format!("{}&application_name={app}", env.url);
+    let (ready, opened) = std::sync::mpsc::channel();
     let editor = std::thread::spawn(move || {
         let mut s = roster_store::open(&url).expect("open PostgreSQL");
         s.begin().expect("begin");
+        ready.send(()).expect("the test waits");
         let c = s
             .load_contacts(&["c0@example.com"])
             .expect("load")
@@ -234,7 +236,10 @@ fn an_import_while_another_process_edits_loses_no_update() {
         .expect("write");
         s.commit().expect("commit");
     });
-    // Until it waits on the import's lock (or, were there no lock, is done).
+    // Once it has its connection (opening one may wait for another
+    // process's migration), until it waits on the import's lock on c0 (or,
+    // were there no lock, is done).
+    opened.recv().expect("the editor opened the database");
     let mut probe =
         postgres::Client::connect(&postgres_url().expect("PostgreSQL"), postgres::NoTls)
             .expect("connect");
@@ -242,7 +247,8 @@ fn an_import_while_another_process_edits_loses_no_update() {
     for _ in 0..500 {
         let n: i64 = probe
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = $1",
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                 AND application_name = $1 AND query LIKE '%FOR UPDATE%'",
                 &[&app],
             )
             .and_then(|r| r.try_get(0))
@@ -259,12 +265,12 @@ fn an_import_while_another_process_edits_loses_no_update() {
     std::fs::write(&resume, "").expect("resume");
     report_of(importer);
     editor.join().expect("the editor");
-    assert!(waited, "the editor waited for the import's lock on c0");
     let export = env.export("contacts");
     assert!(
         export.contains("c0@example.com,Imported,Edited,"),
         "c0 lost an update:\n{export}"
     );
+    assert!(waited, "the editor waited for the import's lock on c0");
 }
 
 #[test]

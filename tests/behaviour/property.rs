@@ -762,6 +762,23 @@ const CONTACT_KEEP: &[&str] = &[
 const USER_KEEP: &[&str] = &["first_name", "last_name", "password", "active", "role"];
 
 fn user_row() -> impl Strategy<Value = UserRow> {
+    // The password and password_hash cells together: one, the other, none,
+    // or a bad pair.
+    let credentials = pick(
+        &["", "", "secret1", "secret9", "secret9", "hash", "hash"],
+        &["short", "both", "bad hash"],
+    )
+    .prop_map(|c| {
+        let (p, h) = match c.as_str() {
+            "" => ("", ""),
+            "hash" => ("", "{hash}"),
+            "short" => ("short", ""),
+            "both" => ("secret1", "{hash}"),
+            "bad hash" => ("", "$argon2id$nope"),
+            p => (p, ""),
+        };
+        (p.to_string(), h.to_string())
+    });
     let row = (
         pick(
             &["ann@example.com", "ANN@example.com", "bob@example.com"],
@@ -769,12 +786,11 @@ fn user_row() -> impl Strategy<Value = UserRow> {
         ),
         pick(&["", "", "Ann", "Zed"], &[]),
         pick(&["", "", "Lee"], &[]),
-        pick(&["", "", "secret1", "secret2", "secret9"], &["short"]),
+        credentials,
         pick(&["", "", "true", "FALSE"], &["maybe"]),
         pick(&["", "", "admin", "Agent"], &["boss"]),
-        pick(&["", "", "", "", "", "{hash}"], &["$argon2id$nope"]),
     )
-        .prop_map(|(e, f, l, p, a, r, h)| [e, f, l, p, a, r, h]);
+        .prop_map(|(e, f, l, (p, h), a, r)| [e, f, l, p, a, r, h]);
     prop_oneof![
         20 => row,
         1 => Just(Default::default()),
