@@ -49,9 +49,9 @@ END;
 /// (the index cost 4× the rest of a 1M-row import).
 /// Each commit writes the new entries as a small segment; merging 16
 /// segments at a time (not 4) rewrites the index fewer times while an
-/// import commits every second (a 1M-row import under load: ~1.5× less
-/// time spent on the index), at the price of a few more segments for a
-/// query to look in.
+/// import commits every second (200k rows inserted 3,000 per transaction
+/// into an indexed table: 6.7 s instead of 10.3 s), at the price of a few
+/// more segments for a query to look in.
 pub(super) const SEARCH_MIGRATION_LEAN: &str = r#"
 DROP TRIGGER contacts_search_insert;
 DROP TRIGGER contacts_search_delete;
