@@ -20,6 +20,8 @@ import sys
 NAMES = {
     "roster_fresh": "roster import → fresh SQLite",
     "roster_again": "roster re-import → same SQLite (every row matched)",
+    "before_fresh": "the earlier roster build (--before) → fresh SQLite",
+    "before_again": "the earlier roster build (--before), re-import",
     "sqlite3_import_pk": "sqlite3 `.import` → `email TEXT PRIMARY KEY` (fresh, sqlite3's defaults)",
     "sqlite3_import_pk_tuned": "same, with roster's pragmas (WAL, synchronous=NORMAL, 16 MB cache)",
     "sqlite3_import_pk_indexed": "same, tuned, with roster's search index (FTS5 trigram + trigger)",
@@ -54,6 +56,10 @@ RATIOS = [
      "fresh vs fresh", 1.2),
     ("pg_roster_again", "pg_copy_upsert_again", "PostgreSQL re-import / psql \\copy + upsert of the same rows again",
      "re-import vs an upsert of the same rows", 1.0),
+    ("roster_fresh", "before_fresh", "SQLite fresh / the earlier roster build (--before), fresh",
+     "this build vs the earlier one, same file and database", None),
+    ("roster_again", "before_again", "SQLite re-import / the earlier roster build (--before), re-import",
+     "this build vs the earlier one, same file and database", None),
     ("pg_roster_fresh", "pg_copy_upsert_indexed_fresh", "PostgreSQL fresh / psql \\copy + upsert, with the search index",
      "fresh vs fresh, both maintaining the same search index", None),
     ("pg_roster_again", "pg_copy_upsert_indexed_again", "PostgreSQL re-import / psql \\copy + upsert again, with the search index",
@@ -145,7 +151,7 @@ def check_report(run, name, rnd, expected, again):
 
 def expected_rows(name, exp, exp_head):
     """The rows a contender's database must hold afterwards."""
-    if name.startswith(("roster", "pg_roster")):
+    if name.startswith(("roster", "pg_roster", "before")):
         return (exp_head if name.endswith("_head") else exp).get("created")
     if name.startswith("pg_copy"):
         return exp.get("pg_baseline_rows")
@@ -220,7 +226,8 @@ def shape_section(run, shape, w):
             problems += 1
             w(f"- **{r['name']} round {r['round']}: FAILED with exit {r['exit']}** "
               f"(see m/{r['name']}.{r['round']}.err)")
-    for key in ("roster_fresh", "roster_again", "roster_fresh_head", "pg_roster_fresh", "pg_roster_again"):
+    for key in ("roster_fresh", "roster_again", "roster_fresh_head", "pg_roster_fresh", "pg_roster_again",
+                "before_fresh", "before_again"):
         e = exp_head if key == "roster_fresh_head" else exp
         for r in by.get(key, []):
             if r["wall"] is None:
@@ -269,7 +276,8 @@ def main_report(top):
     w(f"- Date: {m.get('date')}; command: `{meta.get('command')}`; roster source {meta.get('roster_rev')}")
     w(f"- Machine: {machine_line(m)}; load average at the start {' '.join(m.get('loadavg', []))}, "
       f"at the end {meta.get('loadavg_end', '?')}; sqlite-utils {meta.get('sqlite_utils')}; "
-      f"PostgreSQL: {meta.get('pg_url', 'skipped')}")
+      f"PostgreSQL: {meta.get('pg_url', 'skipped')}" +
+      (f"; earlier build (--before): {meta['before']}" if meta.get("before") else ""))
     w("- Times are wall-clock seconds of the whole command (process start to exit), medians over "
       "the rounds; every round runs every contender, in a new order; peak RSS is the largest "
       "over the rounds. After every contender the rows in its database are counted.")

@@ -4,7 +4,7 @@
 #
 #   bash bench/run.sh [--rows 1000000] [--runs 3] [--postgres URL] [--seed 42]
 #                     [--shapes random,realistic,wide,labels-heavy]
-#                     [--utils-rows 100000] [--no-build]
+#                     [--utils-rows 100000] [--no-build] [--before BINARY]
 #   bash bench/run.sh --memory        # peak RSS of roster at 1M and 5M rows
 #
 # Logs go to stderr; the markdown report goes to stdout and bench/out/latest.md
@@ -23,11 +23,12 @@ UTILS_ROWS=100000
 PG_URL=${ROSTER_BENCH_POSTGRES_URL:-}
 MEMORY=0
 BUILD=1
+BEFORE=
 SHAPES=random,realistic,wide,labels-heavy
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 2; }
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
         --utils-rows) UTILS_ROWS=${2:?--utils-rows needs a number}; shift 2 ;;
         --postgres) PG_URL=${2:?--postgres needs a URL}; shift 2 ;;
         --shapes) SHAPES=${2:?--shapes needs a comma-separated list}; shift 2 ;;
+        --before) BEFORE=${2:?--before needs a roster binary}; shift 2 ;;
         --memory) MEMORY=1; shift ;;
         --no-build) BUILD=0; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -329,6 +331,12 @@ run_group() { # run_group GROUP SHAPE ROUND
         count roster_fresh "$round" sq_count "$D/roster.db"
         measure roster_again "$round" "$ROWS" "0|1" "$ROSTER" --database "sqlite://$D/roster.db" import contacts "$file" --json
         count roster_again "$round" sq_count "$D/roster.db" ;;
+    before)
+        setup_roster "sqlite://$D/before.db" "$shape" || die "roster setup failed on sqlite://$D/before.db"
+        measure before_fresh "$round" "$ROWS" "0|1" "$OUT/roster-before" --database "sqlite://$D/before.db" import contacts "$file" --json
+        count before_fresh "$round" sq_count "$D/before.db"
+        measure before_again "$round" "$ROWS" "0|1" "$OUT/roster-before" --database "sqlite://$D/before.db" import contacts "$file" --json
+        count before_again "$round" sq_count "$D/before.db" ;;
     pk)
         measure sqlite3_import_pk "$round" "$ROWS" 0 sqlite3 "$D/pk.db" "$schema" '.mode csv' ".import --skip 1 '$file' contacts"
         count sqlite3_import_pk "$round" sq_count "$D/pk.db" ;;
@@ -390,6 +398,12 @@ run_group() { # run_group GROUP SHAPE ROUND
 
 CONTENDERS=(roster pk pk_tuned pk_indexed upsert utils roster_head)
 [ "$PG" = 1 ] && CONTENDERS+=(pg_roster pg_upsert pg_upsert_indexed)
+if [ -n "$BEFORE" ]; then
+    # Another roster build (an earlier commit), on SQLite, for before/after
+    # ratios measured in the same run.
+    cp "$BEFORE" "$OUT/roster-before"
+    CONTENDERS+=(before)
+fi
 for round in $(seq 1 "$RUNS"); do
     # A new order every round (seeded, so a rerun repeats it): no contender
     # always runs first, or always right after the heaviest one.
@@ -413,7 +427,8 @@ RUN=$TOP
     echo "sqlite_utils=$([ -n "$SQLITE_UTILS" ] && "$SQLITE_UTILS" --version | awk '{print $NF}' || echo skipped)"
     echo "pg_url=$([ "$PG" = 1 ] && sed -E 's#//[^@/]*@#//…@#' <<<"$PG_URL" || echo skipped)"
     echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "command=bash bench/run.sh --rows $ROWS --runs $RUNS --shapes $SHAPES$([ "$PG" = 1 ] && echo ' --postgres URL')"
+    echo "before=$BEFORE"
+    echo "command=bash bench/run.sh --rows $ROWS --runs $RUNS --utils-rows $UTILS_ROWS --shapes $SHAPES$([ "$PG" = 1 ] && echo ' --postgres URL')$([ -n "$BEFORE" ] && echo ' --before BINARY')"
 } >"$TOP/meta.env"
 "$PY" "$HERE/report.py" main "$TOP" | tee "$OUT/latest.md"
 log "report: $OUT/latest.md (raw measurements: $TOP)"

@@ -24,7 +24,8 @@ while [ $# -gt 0 ]; do
 done
 unset ROSTER_INSECURE_FAST_HASH
 if [ "$BUILD" = 1 ]; then
-  cargo build --release --quiet --bin roster -p roster-core --example hash_time
+  cargo build --release --quiet --bin roster
+  cargo build --release --quiet -p roster-core --example hash_time
 fi
 roster=$PWD/target/release/roster
 hash_time=$PWD/target/release/examples/hash_time
