@@ -22,8 +22,10 @@ use std::time::Duration;
 use roster_core::email::normalize_email;
 use roster_store::mail::Mailbox;
 use roster_store::StoreError;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter,
+};
+use tokio::net::TcpListener;
 
 use crate::{capture, clip, CaptureError, MessageError, Outcome, Settings, StorePool};
 
@@ -121,6 +123,7 @@ pub async fn serve(
         let db = db.clone();
         let config = config.clone();
         tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
             let _ = session(stream, db, config).await;
             drop(permit);
         });
@@ -179,7 +182,12 @@ fn trim_eol(line: &[u8]) -> &[u8] {
 /// it. A source route (`<@a,@b:user@d>`) is dropped, as RFC 5321 allows.
 fn path_and_params<'a>(arg: &'a str, keyword: &str) -> Option<(String, &'a str)> {
     let rest = arg.trim_start();
-    if rest.len() < keyword.len() || !rest[..keyword.len()].eq_ignore_ascii_case(keyword) {
+    // `get`, not indexing: the keyword's length may fall inside a
+    // multi-byte character of what the client sent.
+    if !rest
+        .get(..keyword.len())
+        .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
+    {
         return None;
     }
     let rest = rest[keyword.len()..].trim_start();
@@ -208,10 +216,30 @@ async fn reply<W: AsyncWrite + Unpin>(w: &mut W, text: &str) -> std::io::Result<
     w.write_all(b"\r\n").await
 }
 
+/// Serves one LMTP conversation on `stream` (any byte stream: the fuzz
+/// target and tests use an in-memory pipe), as [`serve`] does for each
+/// connection it accepts.
+pub async fn converse<S>(
+    stream: S,
+    pool: Arc<StorePool>,
+    config: Arc<Config>,
+) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let db = Db {
+        permits: Arc::new(tokio::sync::Semaphore::new(pool.size())),
+        pool,
+    };
+    session(stream, db, config).await
+}
+
 /// One connection, from greeting to QUIT (or timeout, or the client leaving).
-async fn session(stream: TcpStream, db: Db, config: Arc<Config>) -> std::io::Result<()> {
-    let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+async fn session<S>(stream: S, db: Db, config: Arc<Config>) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
     let mut r = BufReader::with_capacity(64 * 1024, rd);
     let mut w = BufWriter::with_capacity(16 * 1024, wr);
     let host = config.hostname.as_str();
@@ -574,6 +602,12 @@ mod tests {
 
     #[test]
     fn paths() {
+        // Found by the lmtp fuzz target: `MAIL FRO;` and a byte that is not
+        // UTF-8 (read as U+FFFD, three bytes) put the keyword's end inside a
+        // character, and slicing there panicked.
+        assert_eq!(path_and_params("FRO;\u{FFFD}\0", "FROM:"), None);
+        assert_eq!(path_and_params("FROΩ<a@b.c>", "FROM:"), None);
+        assert_eq!(path_and_params("TÖ<a@b.c>", "TO:"), None);
         assert_eq!(
             path_and_params("FROM:<a@b.c> SIZE=10", "FROM:"),
             Some(("a@b.c".into(), " SIZE=10"))
