@@ -1113,4 +1113,17 @@ mod tests {
             }
         }
     }
+
+    /// Found by the email fuzz target, whose "an accepted address is
+    /// lowercase" check was too strict: UTS 46 maps Cherokee small letters
+    /// to the capitals, so the canonical domain holds U+13EE, not U+ABBE.
+    /// What matters holds: every spelling is one address.
+    #[test]
+    fn cherokee_domains_keep_uts46_capitals_and_stay_one_address() {
+        let stored = normalize_email("a@xn--fi0xn-iqq281e8vi0d.tw\u{3f1}d.tw").unwrap();
+        assert!(stored.contains('\u{13EE}'), "{stored:?}");
+        assert_eq!(normalize_email(&stored).unwrap(), stored);
+        assert_eq!(normalize_email(&stored.to_lowercase()).unwrap(), stored);
+        assert_eq!(normalize_email(&stored.to_uppercase()).unwrap(), stored);
+    }
 }
