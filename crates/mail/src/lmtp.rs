@@ -234,6 +234,9 @@ where
     session(stream, db, config).await
 }
 
+/// How long a session trusts a recipient lookup (see `session`).
+const RECIPIENT_CACHE: Duration = Duration::from_secs(2);
+
 /// One connection, from greeting to QUIT (or timeout, or the client leaving).
 async fn session<S>(stream: S, db: Db, config: Arc<Config>) -> std::io::Result<()>
 where
@@ -247,6 +250,12 @@ where
     reply(&mut w, &format!("220 {host} Roster LMTP ready")).await?;
     let mut greeted = false;
     let mut tx: Option<Transaction> = None;
+    // Recipients this session looked up lately: an MTA that keeps its LMTP
+    // connection open sends message after message to the same mailboxes,
+    // and each lookup is a trip to the database. Kept for
+    // `RECIPIENT_CACHE` only, so a mailbox changed meanwhile is seen soon,
+    // and forgotten when a delivery fails for a temporary reason.
+    let mut known: Vec<(String, Mailbox, std::time::Instant)> = Vec::new();
     let mut line = Vec::with_capacity(512);
     let mut errors = 0u32;
     loop {
@@ -385,8 +394,28 @@ where
                         };
                         // Answer the lookup before reading on: pipelined
                         // replies must stay in order anyway.
-                        let key = normalized.clone();
-                        let found = db.run(move |s| s.mailbox_by_address(&key)).await;
+                        known.retain(|(_, _, at)| at.elapsed() < RECIPIENT_CACHE);
+                        let cached = known
+                            .iter()
+                            .find(|(a, _, _)| *a == normalized)
+                            .map(|(_, m, _)| m.clone());
+                        let found = match cached {
+                            Some(m) => Ok(Some(m)),
+                            None => {
+                                let key = normalized.clone();
+                                let found = db.run(move |s| s.mailbox_by_address(&key)).await;
+                                if let Ok(Some(m)) = &found {
+                                    if known.len() < 64 {
+                                        known.push((
+                                            normalized.clone(),
+                                            m.clone(),
+                                            std::time::Instant::now(),
+                                        ));
+                                    }
+                                }
+                                found
+                            }
+                        };
                         match found {
                             Ok(Some(mailbox)) => {
                                 t.recipients.push(Recipient { address, mailbox });
@@ -445,6 +474,11 @@ where
                             }
                         };
                         for answer in deliver(&db, &config, t, message).await {
+                            if answer.starts_with('4') {
+                                // The database failed: look recipients up
+                                // again, so the next RCPT says so too.
+                                known.clear();
+                            }
                             reply(&mut w, &answer).await?;
                         }
                     }
