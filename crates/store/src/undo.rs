@@ -752,7 +752,10 @@ pub(crate) fn run(s: &mut dyn UndoSql, id: i64, force: bool, by: &str) -> Result
                 )));
             }
             let mut p = row.progress;
-            let page = s.journal_page(kind, id, i64::MIN, batch)?;
+            // From where the last batch stopped (its rows are deleted, but
+            // PostgreSQL's index keeps them until a vacuum: never rescan them).
+            let after = p["after_key"].as_i64().unwrap_or(i64::MIN);
+            let page = s.journal_page(kind, id, after, batch)?;
             let Some(last) = page.last().map(|r| r.key) else {
                 return Ok(None);
             };
@@ -795,6 +798,7 @@ pub(crate) fn run(s: &mut dyn UndoSql, id: i64, force: bool, by: &str) -> Result
             }
             let restored = s.write_restored(kind, &writes)?;
             s.drop_journal(kind, id, last)?;
+            p["after_key"] = json!(last);
             p["restored"] = json!(n(&p, "restored") + restored);
             p["overwritten"] = json!(n(&p, "overwritten") + touched);
             s.set_undo_state(id, "running", &p)?;
