@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the undo journal costs, and what undo takes, at 1,000,000 rows.
 
-    python3 bench/undo.py [--rows 1000000] [--postgres URL] [--no-build]
+    python3 bench/undo.py [--rows 1000000] [--runs 3] [--postgres URL] [--no-build]
 
 For each backend, in one run and on the same two files:
 - file A (bench/gen.py --shape random, seed 42) imported into a fresh database: every valid
@@ -128,29 +128,47 @@ def mib(n):
     return f"{n / 1048576:.1f} MiB"
 
 
-def bench(db_cls, roster, a, b, rows, extra=()):
+def one(db_cls, roster, a, b, rows, mode, extra, undo):
+    db = db_cls(f"journal_{mode}", *extra)
+    setup(roster, db.url)
+    env = {"ROSTER_BENCH_NO_JOURNAL": "1"} if mode == "off" else {}
+    size0 = db.size()
+    log(f"{db.name}, journal {mode}: import A ({rows} rows, creates)")
+    t_create = timed([roster, "--database", db.url, "import", "contacts", str(a), "--json"], env, ok=(0, 1))
+    size_a = db.size()
+    before_b = export_digest(roster, db.url) if undo else None
+    log(f"{db.name}, journal {mode}: import B ({rows} rows, updates)")
+    t_update = timed([roster, "--database", db.url, "import", "contacts", str(b), "--json"], env, ok=(0, 1))
+    size_b = db.size()
+    r = {"create": t_create, "update": t_update, "size0": size0, "size_a": size_a, "size_b": size_b,
+         "journal": db.journal_bytes()}
+    if undo:
+        log(f"{db.name}: undo B (restores)")
+        r["undo_update"] = timed([roster, "--database", db.url, "imports", "undo", "2"])
+        r["undo_update_ok"] = export_digest(roster, db.url) == before_b
+        log(f"{db.name}: undo A (deletes)")
+        r["undo_create"] = timed([roster, "--database", db.url, "imports", "undo", "1"])
+        r["undo_create_ok"] = export_digest(roster, db.url)[1] == 0
+    log(f"{db.name}, journal {mode}: {r}")
+    return r
+
+
+def bench(db_cls, roster, a, b, rows, runs, extra=()):
+    """Rounds alternate which mode goes first, so a load that drifts during
+    the run weighs on both; times are the median of the rounds."""
+    import statistics
+    got = {"off": [], "on": []}
+    for i in range(runs):
+        for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
+            got[mode].append(one(db_cls, roster, a, b, rows, mode, extra, undo=(mode == "on" and i == runs - 1)))
     result = {}
-    for mode in ("off", "on"):
-        db = db_cls(f"journal_{mode}", *extra)
-        setup(roster, db.url)
-        env = {"ROSTER_BENCH_NO_JOURNAL": "1"} if mode == "off" else {}
-        size0 = db.size()
-        log(f"{db.name}, journal {mode}: import A ({rows} rows, creates)")
-        t_create = timed([roster, "--database", db.url, "import", "contacts", str(a), "--json"], env, ok=(0, 1))
-        size_a = db.size()
-        before_b = export_digest(roster, db.url) if mode == "on" else None
-        log(f"{db.name}, journal {mode}: import B ({rows} rows, updates)")
-        t_update = timed([roster, "--database", db.url, "import", "contacts", str(b), "--json"], env, ok=(0, 1))
-        size_b = db.size()
-        r = {"create": t_create, "update": t_update, "size0": size0, "size_a": size_a, "size_b": size_b,
-             "journal": db.journal_bytes()}
+    for mode, rs in got.items():
+        r = dict(rs[-1])
+        for k in ("create", "update"):
+            r[k] = statistics.median(x[k] for x in rs)
+            r[k + "_all"] = [x[k] for x in rs]
         if mode == "on":
-            log(f"{db.name}: undo B (restores)")
-            r["undo_update"] = timed([roster, "--database", db.url, "imports", "undo", "2"])
-            r["undo_update_ok"] = export_digest(roster, db.url) == before_b
-            log(f"{db.name}: undo A (deletes)")
-            r["undo_create"] = timed([roster, "--database", db.url, "imports", "undo", "1"])
-            r["undo_create_ok"] = export_digest(roster, db.url)[1] == 0
+            r.update({k: v for x in rs for k, v in x.items() if k.startswith("undo")})
         result[mode] = r
     return result
 
@@ -160,6 +178,7 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--postgres", default=os.environ.get("ROSTER_BENCH_POSTGRES_URL"))
+    ap.add_argument("--runs", type=int, default=3, help="rounds of both modes (default 3)")
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -191,26 +210,28 @@ def main():
                     row[at] = f"Renamed {i}"
                 w.writerow(row)
     load_before = load()
-    results = [("SQLite", bench(Sqlite, roster, a, b, args.rows))]
+    results = [("SQLite", bench(Sqlite, roster, a, b, args.rows, args.runs))]
     if args.postgres:
-        results.append(("PostgreSQL", bench(Postgres, roster, a, b, args.rows, (args.postgres,))))
+        results.append(("PostgreSQL", bench(Postgres, roster, a, b, args.rows, args.runs, (args.postgres,))))
     else:
         log("PostgreSQL skipped: no --postgres URL (or ROSTER_BENCH_POSTGRES_URL)")
     load_after = load()
     lines = [
-        f"## Import history and undo at {args.rows:,} rows (`python3 bench/undo.py"
+        f"## Import history and undo at {args.rows:,} rows (`python3 bench/undo.py --rows {args.rows} --runs {args.runs}"
         + (" --postgres URL" if args.postgres else "") + "`)",
         "",
         f"roster {rev}, release build, `nice -n 10`; load average {load_before} before, {load_after} after "
-        f"(2 cores shared with other builds). One round.",
+        f"(2 cores shared with other builds). {args.runs} rounds, alternating which mode goes first; median.",
         "",
         "| backend | import | without journal | with journal | journal's cost |",
         "|---|---|---|---|---|",
     ]
     for name, r in results:
-        for what, key in (("A: 1M creates", "create"), ("B: 1M updates", "update")):
+        for what, key in (("A: creates", "create"), ("B: updates", "update")):
             off, on = r["off"][key], r["on"][key]
-            lines.append(f"| {name} | {what} | {off:.1f} s | {on:.1f} s | {100 * (on / off - 1):+.1f} % |")
+            each = lambda m: " ".join(f"{x:.1f}" for x in r[m][key + "_all"])
+            lines.append(f"| {name} | {what} | {off:.1f} s ({each('off')}) | {on:.1f} s ({each('on')}) "
+                         f"| {100 * (on / off - 1):+.1f} % |")
     lines += [
         "",
         "| backend | database after A (creates) | after B (updates) | journal of B's updates | undo of B (restores) | undo of A (deletes) |",
