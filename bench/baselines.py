@@ -4,7 +4,8 @@
     python3 bench/baselines.py SHAPE sqlite-schema          # CREATE TABLE contacts(email TEXT PRIMARY KEY, …)
     python3 bench/baselines.py SHAPE sqlite-staging         # CREATE TEMP TABLE staging(…)
     python3 bench/baselines.py SHAPE sqlite-upsert          # INSERT … SELECT … ON CONFLICT DO UPDATE
-    python3 bench/baselines.py SHAPE sqlite-search SQL_FILE # roster's search index on that table
+    python3 bench/baselines.py SHAPE sqlite-search SQL_FILE # roster's search index table
+    python3 bench/baselines.py SHAPE sqlite-search-fill     # …filled after the .import
     python3 bench/baselines.py SHAPE pg SCHEMA FILE [INDEXDEF_FILE]   # the whole psql script
 
 The columns come from `gen.py --shape SHAPE`. Every column but the email is
@@ -50,11 +51,16 @@ def main():
         print(f"INSERT INTO contacts SELECT lower(trim(email)), {sel} FROM staging WHERE true ORDER BY rowid "
               f"ON CONFLICT(email) DO UPDATE SET {upd};")
     elif what == "sqlite-search":
-        # roster's own definitions (`SELECT sql FROM sqlite_master` of a
-        # roster database, in argv[3]), on a table whose row id is `rowid`.
+        # roster's own index table (`SELECT sql FROM sqlite_master` of a
+        # roster database, in argv[3]) on a table whose row id is `rowid`,
+        # filled the way roster fills it for the contacts an import creates:
+        # one INSERT … SELECT after the rows (`sqlite-search-fill`).
         sql = open(sys.argv[3]).read()
-        sql = sql.replace("content_rowid = 'id'", "content_rowid = 'rowid'").replace("new.id", "new.rowid")
-        print(sql)
+        table = sql[:sql.index(";") + 1]
+        print(table.replace("content_rowid = 'id'", "content_rowid = 'rowid'"))
+    elif what == "sqlite-search-fill":
+        print("INSERT INTO contacts_search (rowid, email, first_name, last_name) "
+              "SELECT rowid, email, first_name, last_name FROM contacts;")
     elif what == "pg":
         schema, path = sys.argv[3], sys.argv[4]
         index = ""

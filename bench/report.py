@@ -24,7 +24,7 @@ NAMES = {
     "before_again": "the earlier roster build (--before), re-import",
     "sqlite3_import_pk": "sqlite3 `.import` → `email TEXT PRIMARY KEY` (fresh, sqlite3's defaults)",
     "sqlite3_import_pk_tuned": "same, with roster's pragmas (WAL, synchronous=NORMAL, 16 MB cache)",
-    "sqlite3_import_pk_indexed": "same, tuned, with roster's search index (FTS5 trigram + trigger)",
+    "sqlite3_import_pk_indexed": "same, tuned, with roster's search index (FTS5 trigram, filled after the rows)",
     "sqlite3_upsert_fresh": "sqlite3 `.import` to temp + upsert, roster's pragmas (fresh)",
     "sqlite3_upsert_again": "sqlite3 `.import` to temp + upsert, roster's pragmas (same rows again)",
     "roster_fresh_head": "roster import → fresh SQLite, head of file",
