@@ -111,6 +111,18 @@ pub enum EmailError {
     TldNotLetter(String),
 }
 
+/// The longest domain or label a message quotes, in characters: a value
+/// can be as long as the field limit, and a message never echoes all of it.
+const MAX_ECHOED: usize = 60;
+
+/// `s` as a message quotes it: cut after [`MAX_ECHOED`] characters, with "…".
+fn echo(s: &str) -> String {
+    match s.char_indices().nth(MAX_ECHOED) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
 /// A validated, normalized email: trimmed, lowercased (ASCII and Unicode
 /// lowercase of the whole address), the local part in NFC and the domain in
 /// the Unicode form UTS 46 maps it to: `Jörg@Bücher.DE`,
@@ -572,7 +584,7 @@ fn validate_domain(domain: &str) -> Result<usize, EmailError> {
             }
         }
         if lb[0] == b'-' || lb[lb.len() - 1] == b'-' {
-            return Err(EmailError::LabelHyphen(label.to_owned()));
+            return Err(EmailError::LabelHyphen(echo(label)));
         }
         if lb.starts_with(b"xn--") {
             needs_idna = true;
@@ -582,19 +594,19 @@ fn validate_domain(domain: &str) -> Result<usize, EmailError> {
             // it too, so the fast path must agree.
             let mut chars = label.chars().skip(2);
             if chars.next() == Some('-') && chars.next() == Some('-') {
-                return Err(EmailError::ReservedLabel(label.to_owned()));
+                return Err(EmailError::ReservedLabel(echo(label)));
             }
         }
         if label_ascii && lb.len() > MAX_LABEL_BYTES {
             return Err(EmailError::LabelTooLong {
-                label: label.to_owned(),
+                label: echo(label),
                 len: lb.len(),
             });
         }
     }
 
     if labels < 2 {
-        return Err(EmailError::OneLabelDomain(domain.to_owned()));
+        return Err(EmailError::OneLabelDomain(echo(domain)));
     }
 
     let (ascii_len, ascii_last) = if needs_idna {
@@ -604,16 +616,16 @@ fn validate_domain(domain: &str) -> Result<usize, EmailError> {
     };
 
     if last.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(EmailError::NumericTld(domain.to_owned()));
+        return Err(EmailError::NumericTld(echo(domain)));
     }
     if let Some(reason) = special_use_reason(last.as_bytes()) {
         return Err(EmailError::ReservedDomain {
-            domain: domain.to_owned(),
+            domain: echo(domain),
             reason,
         });
     }
     if !ascii_last.is_ascii_alphabetic() {
-        return Err(EmailError::TldNotLetter(domain.to_owned()));
+        return Err(EmailError::TldNotLetter(echo(domain)));
     }
     Ok(ascii_len)
 }
@@ -657,7 +669,7 @@ fn check_idn(domain: &str) -> Result<(usize, u8), EmailError> {
         }
         if label.len() > MAX_LABEL_BYTES {
             return Err(EmailError::LabelTooLong {
-                label: original.to_owned(),
+                label: echo(original),
                 len: label.len(),
             });
         }
@@ -665,7 +677,7 @@ fn check_idn(domain: &str) -> Result<(usize, u8), EmailError> {
     if !stable || given.next().is_some() {
         return Err(match mapped_char(&uts46, domain) {
             Some(c) => EmailError::InvalidDomainChar(c),
-            None => EmailError::NotNormalized(domain.to_owned()),
+            None => EmailError::NotNormalized(echo(domain)),
         });
     }
     Ok((
@@ -679,7 +691,7 @@ fn check_idn(domain: &str) -> Result<(usize, u8), EmailError> {
 fn idn_error(uts46: &Uts46, domain: &str) -> EmailError {
     match mapped_char(uts46, domain) {
         Some(c) => EmailError::InvalidDomainChar(c),
-        None => EmailError::InvalidIdn(domain.to_owned()),
+        None => EmailError::InvalidIdn(echo(domain)),
     }
 }
 
@@ -1125,5 +1137,26 @@ mod tests {
         assert_eq!(normalize_email(&stored).unwrap(), stored);
         assert_eq!(normalize_email(&stored.to_lowercase()).unwrap(), stored);
         assert_eq!(normalize_email(&stored.to_uppercase()).unwrap(), stored);
+    }
+
+    /// Found by the email fuzz target: a 340-character domain label came
+    /// back whole in the message. Messages quote at most 60 characters of
+    /// a domain or label, however long the value.
+    #[test]
+    fn messages_quote_long_domains_clipped() {
+        for raw in [
+            format!("a@{}.com", "x".repeat(10_000)),
+            format!("a@{}.com", "Ꮥ".repeat(5_000)),
+            format!("a@{}", "x".repeat(10_000)),
+            format!(
+                "a@{}.invalid",
+                "y".repeat(60).repeat(3).replace("yyy", "y.y")
+            ),
+            format!("a@-{}.com", "z".repeat(5_000)),
+            format!("a@{}.123", "w".repeat(5_000)),
+        ] {
+            let m = normalize_email(&raw).unwrap_err().to_string();
+            assert!(m.len() < 400, "{} bytes: {m}", m.len());
+        }
     }
 }
