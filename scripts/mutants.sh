@@ -22,9 +22,9 @@ command -v cargo-mutants >/dev/null || {
   exit 2
 }
 export ROSTER_INSECURE_FAST_HASH=1
-args=(mutants --file "$file" --re "$regex" --test-workspace false --test-package roster
+args=(mutants --workspace --file "$file" --re "$regex" --test-workspace false --test-package roster
   --timeout "${MUTANTS_TIMEOUT:-600}" --build-timeout "${MUTANTS_BUILD_TIMEOUT:-1200}"
-  --jobs 1 --baseline "${MUTANTS_BASELINE:-run}" --no-shuffle)
+  --baseline "${MUTANTS_BASELINE:-run}" --no-shuffle)
 if [ -n "${MUTANTS_IN_PLACE:-}" ]; then args+=(--in-place); fi
 args+=(-- --test behaviour)
 if [ -n "$filter" ]; then args+=(-- "$filter"); fi
