@@ -160,6 +160,56 @@ behaviour!(
 );
 
 behaviour!(
+    a_killed_import_records_each_count_of_what_it_committed,
+    |env| {
+        // 400 contacts exist; each batch of the file updates, leaves
+        // unchanged, rejects and creates a quarter of its rows.
+        let mut seed = String::from("email,first_name\n");
+        let mut body = String::from("email,first_name\n");
+        for i in 0..400 {
+            seed.push_str(&format!("c{i}@example.com,Seed\n"));
+            body.push_str(&match i % 4 {
+                0 => format!("c{i}@example.com,Changed\n"),
+                1 => format!("c{i}@example.com,Seed\n"),
+                2 => format!("bad{i},X\n"),
+                _ => format!("n{i}@example.com,New\n"),
+            });
+        }
+        let (code, _) = env.import("contacts", &env.write("seed.csv", seed), &[]);
+        assert_eq!(code, 0);
+        let file = env.write("mixed.csv", body);
+        let mut child = env
+            .cmd()
+            .args(["import", "contacts", file.to_str().unwrap_or_default()])
+            .args(["--batch-size", "40"])
+            .env("ROSTER_TEST_COMMIT_ROWS", "40")
+            .env("ROSTER_TEST_PAUSE", "commit:3")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start roster");
+        crate::support::wait_for_pause(&mut child, "commit 3");
+        child.kill().expect("kill the import");
+        let _ = child.wait();
+        let rec = records(env)
+            .into_iter()
+            .find(|r| r["status"] == "interrupted")
+            .expect("the killed import's record");
+        for (count, n) in [
+            ("committed", 120),
+            ("rows", 120),
+            ("created", 30),
+            ("updated", 30),
+            ("unchanged", 30),
+            ("rejected", 30),
+        ] {
+            assert_eq!(rec["report"][count], n, "{count}: {rec}");
+        }
+        assert_eq!(contacts(env), 430, "the 30 created are there");
+    }
+);
+
+behaviour!(
     a_full_disk_under_outcomes_ends_the_record_failed_with_what_was_committed,
     |env| {
         let file = rows(env, "rows.csv", 50_000);
