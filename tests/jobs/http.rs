@@ -220,9 +220,14 @@ behaviour!(upload_runs_as_the_cli_does, |env| {
     assert_eq!(lines.next(), Some("line,column,value,message"));
     assert_eq!(lines.count() as u64, report["rejected"].as_u64().unwrap());
     assert_eq!(env.export("contacts"), export);
-    // The list has it, newest first; the worker's copy of the upload is gone.
+    // The list has it, newest first; the worker's copy of the upload is
+    // removed once the job has ended (right after its final status).
     let list = c.get("/api/imports").json();
     assert_eq!(list[0]["id"], id);
+    let gone_by = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !uploads_left(env, "data").is_empty() && std::time::Instant::now() < gone_by {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(
         uploads_left(env, "data").is_empty(),
         "{:?}",

@@ -113,22 +113,22 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRecord> {
 }
 
 /// An FTS5 query for the contacts holding every trigram of `q` (at least
-/// three characters): trigrams at every third position and the last one,
-/// which together cover the text.
+/// three characters), each distinct one once. The index keeps no positions,
+/// so only all the overlapping trigrams together pin the text down: with
+/// every third one, `person7@example` let through every `…7@…` address
+/// (a tenth of a generated file) instead of the one contact. FTS5 walks an
+/// AND from its rarest term, skipping through the common ones.
 fn trigram_query(q: &str) -> String {
     let chars: Vec<char> = q.chars().collect();
-    let mut starts: Vec<usize> = (0..=chars.len() - 3).step_by(3).collect();
-    if starts.last() != Some(&(chars.len() - 3)) {
-        starts.push(chars.len() - 3);
+    let mut terms: Vec<String> = Vec::new();
+    for w in chars.windows(3) {
+        let t: String = w.iter().collect();
+        let term = format!("\"{}\"", t.replace('"', "\"\""));
+        if !terms.contains(&term) {
+            terms.push(term);
+        }
     }
-    starts
-        .iter()
-        .map(|&i| {
-            let t: String = chars[i..i + 3].iter().collect();
-            format!("\"{}\"", t.replace('"', "\"\""))
-        })
-        .collect::<Vec<_>>()
-        .join(" AND ")
+    terms.join(" AND ")
 }
 
 /// The longest run of ASCII characters in `q`. SQLite's `lower()` folds
@@ -342,5 +342,19 @@ impl Directory for SqliteStore {
             .map_err(db("listing users"))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(db("listing users"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trigram_query;
+
+    #[test]
+    fn every_distinct_trigram_once() {
+        assert_eq!(trigram_query("abc"), r#""abc""#);
+        assert_eq!(trigram_query("abcd"), r#""abc" AND "bcd""#);
+        assert_eq!(trigram_query("aaaa"), r#""aaa""#);
+        assert_eq!(trigram_query("a\"bc"), r#""a""b" AND """bc""#);
+        assert_eq!(trigram_query("émil"), r#""émi" AND "mil""#);
     }
 }
