@@ -414,7 +414,7 @@ export async function historyPage(main, flash) {
       who(j),
       fmtTime(j.created_at),
       h('span', { class: `status ${j.status}` }, halfUndone ? 'undone (incomplete)' : j.status),
-      j.report ? `${fmtNumber(r.rows)} rows · ${fmtNumber(r.created)} ${dry ? 'would be created' : 'created'} · ${fmtNumber(r.updated)} ${dry ? 'would be updated' : 'updated'} · ${fmtNumber(r.rejected)} rejected` : '—',
+      j.report ? `${fmtNumber(r.rows)} ${r.rows === 1 ? 'row' : 'rows'} · ${fmtNumber(r.created)} ${dry ? 'would be created' : 'created'} · ${fmtNumber(r.updated)} ${dry ? 'would be updated' : 'updated'} · ${fmtNumber(r.rejected)} rejected` : '—',
       undoable ? h('button.secondary', { type: 'button', 'aria-label': `Undo import #${j.id}`, onclick: () => undo(j, false) }, 'Undo')
         : h('span.muted', dry ? 'nothing was written' : (j.status === 'undone' ? 'undone' : (j.journal_pruned_at ? 'journal pruned' : '—'))),
     ];
@@ -430,9 +430,11 @@ export async function historyPage(main, flash) {
         let text = e.message;
         // "…: 2 contacts were changed after it: a@x (edited), b@y (import 7); add force=true …"
         const m = /^(.*?changed after it):\s*(.*?);\s*add force=true.*$/s.exec(e.message);
-        if (!list.length && m) {
+        // The page's own button stands for "force=true"; the records are
+        // listed once, below the sentence.
+        if (m) {
           text = `${m[1]}:`;
-          list = m[2].split(/(?<=\)),\s+/);
+          if (!list.length) list = m[2].split(/(?<=\)),\s+/);
         }
         mount(status, notice('warn',
           h('p', text),
