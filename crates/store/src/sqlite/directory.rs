@@ -112,16 +112,29 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRecord> {
     })
 }
 
+/// The most trigrams one search asks the index for.
+const MAX_TRIGRAMS: usize = 12;
+
 /// An FTS5 query for the contacts holding every trigram of `q` (at least
 /// three characters), each distinct one once. The index keeps no positions,
 /// so only all the overlapping trigrams together pin the text down: with
 /// every third one, `person7@example` let through every `…7@…` address
-/// (a tenth of a generated file) instead of the one contact. FTS5 walks an
-/// AND from its rarest term, skipping through the common ones.
+/// (a tenth of a generated file) instead of the one contact. Every term
+/// is one more list for FTS5 to read, so a long text asks for its first
+/// [`MAX_TRIGRAMS`] − 1 trigrams and its last: still a superset, which the
+/// check of each candidate narrows.
 fn trigram_query(q: &str) -> String {
     let chars: Vec<char> = q.chars().collect();
+    let windows: Vec<&[char]> = chars.windows(3).collect();
+    let picked = if windows.len() > MAX_TRIGRAMS {
+        let mut w = windows[..MAX_TRIGRAMS - 1].to_vec();
+        w.push(windows[windows.len() - 1]);
+        w
+    } else {
+        windows
+    };
     let mut terms: Vec<String> = Vec::new();
-    for w in chars.windows(3) {
+    for w in picked {
         let t: String = w.iter().collect();
         let term = format!("\"{}\"", t.replace('"', "\"\""));
         if !terms.contains(&term) {
@@ -356,5 +369,12 @@ mod tests {
         assert_eq!(trigram_query("aaaa"), r#""aaa""#);
         assert_eq!(trigram_query("a\"bc"), r#""a""b" AND """bc""#);
         assert_eq!(trigram_query("émil"), r#""émi" AND "mil""#);
+        // A long text: its first eleven trigrams and its last.
+        let long = trigram_query("abcdefghijklmnopqrstuvwxyz");
+        assert_eq!(long.matches(" AND ").count(), 11, "{long}");
+        assert!(
+            long.starts_with(r#""abc" AND "bcd""#) && long.ends_with(r#""klm" AND "xyz""#),
+            "{long}"
+        );
     }
 }
