@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN, AGENT, newDatabase, startServer, launch, newPage, signIn, axe, screenshot, apiClient, cli } from './harness.mjs';
 
+let db;
 let server;
 let browser;
 let api;
@@ -20,7 +21,7 @@ async function check(page, name) {
 }
 
 before(async () => {
-  const db = newDatabase();
+  db = newDatabase();
   const acme = cli(db.db, ['companies', 'add', 'Acme Ltd']);
   cli(db.db, ['companies', 'add', 'Globex']);
   cli(db.db, ['fields', 'add', 'renewal', '--type', 'date', '--name', 'Renewal date']);
@@ -75,6 +76,42 @@ test('search as you type, filter by label and company, page through', async () =
   await page.getByLabel('Search').fill('nobody-at-all');
   await page.getByText('No contact matches these filters.').waitFor();
   await page.context().close();
+});
+
+test('a search that walks the list in stretches still fills its pages and finds every match', async () => {
+  // A server that answers from the index only for 1 candidate and walks 10
+  // contacts per request: "9@example" (13 matches among 130) is found by
+  // walking, stretch after stretch, as a common text is among millions.
+  const walker = await startServer(db, { env: { ROSTER_SEARCH_INDEX_CANDIDATES: '1', ROSTER_SEARCH_SCAN_BUDGET: '10' } });
+  try {
+    const page = await newPage(browser, walker.base);
+    await signIn(page, AGENT);
+    await page.getByRole('heading', { name: 'Contacts' }).waitFor();
+    await page.getByText(/^Showing 1–50\./).waitFor();
+    // Settled: the search's request answered and its page shown.
+    const settled = (before) => page.waitForFunction((prev) => {
+      const busy = document.querySelector('main [aria-busy]');
+      const text = document.querySelector('main [aria-live]').textContent;
+      return location.search.includes('q=') && busy && busy.getAttribute('aria-busy') === 'false' && text && text !== prev;
+    }, before);
+    let summary = 'Showing 1–50.';
+    await page.getByLabel('Search').fill('9@example');
+    const seen = [];
+    for (let turn = 0; turn < 20; turn++) {
+      await settled(summary);
+      summary = await page.locator('main [aria-live]').textContent();
+      assert.doesNotMatch(summary, /No contact matches/, 'a page the walk has not finished is never "no match"');
+      seen.push(...await rows(page).locator('td:first-child').allTextContents());
+      if (/the last page/.test(summary)) break;
+      await page.getByRole('button', { name: 'Next page' }).click();
+    }
+    const expected = Array.from({ length: 130 }, (_, i) => `person${i}@example.com`).filter((e) => e.includes('9@example'));
+    assert.deepEqual([...seen].sort(), [...expected].sort(), 'every match exactly once');
+    assert.ok(seen.length > 0);
+    await page.context().close();
+  } finally {
+    await walker.stop();
+  }
 });
 
 test('a contact\'s page: labels, company, custom fields, where it came from', async () => {

@@ -5,6 +5,8 @@ import { ApiError, api, get, patch, qs, errorField } from './api.js';
 import { alive, currentSeq, navigate } from './app.js';
 
 const PAGE = 50;
+// Requests one page may make to follow a search through the list (see load).
+const MAX_STRETCHES = 10;
 
 export async function loadCatalog() {
   const [labels, companies, fields] = await Promise.all([
@@ -52,8 +54,18 @@ export async function contactsPage(main) {
     history.replaceState(null, '', `/contacts${qs(filters)}`);
     results.setAttribute('aria-busy', 'true');
     let page;
+    const items = [];
     try {
-      page = await get(`/api/contacts${qs({ ...filters, limit: PAGE, cursor: cursors[pageIndex] })}`, { signal: controller.signal });
+      // A search of a common text walks the list in email order, a stretch
+      // per request, and may answer a short or empty page with a cursor to
+      // go on from: follow it (a few stretches) so the page fills up.
+      let cursor = cursors[pageIndex];
+      for (let stretch = 0; ; stretch++) {
+        page = await get(`/api/contacts${qs({ ...filters, limit: PAGE - items.length, cursor })}`, { signal: controller.signal });
+        items.push(...(page.items || []));
+        if (!page.next || items.length >= PAGE || stretch >= MAX_STRETCHES) break;
+        cursor = page.next;
+      }
     } catch (e) {
       if (e.name === 'AbortError' || !alive(seq)) return;
       mount(results, notice('error', e.message));
@@ -62,12 +74,13 @@ export async function contactsPage(main) {
       results.setAttribute('aria-busy', 'false');
     }
     if (!alive(seq)) return;
-    const items = page.items || [];
     if (pageIndex + 1 >= cursors.length && page.next) cursors.push(page.next);
     const first = pageIndex * PAGE + 1;
     const summary = items.length
       ? `Showing ${first}–${first + items.length - 1}${page.next ? '' : ' (the last page)'}.`
-      : (filters.q || filters.label || filters.company ? 'No contact matches these filters.' : 'No contacts yet. Import a file or add contacts through the API.');
+      : page.next
+        ? 'No match among the contacts searched so far; “Next page” searches on.'
+        : (filters.q || filters.label || filters.company ? 'No contact matches these filters.' : 'No contacts yet. Import a file or add contacts through the API.');
     summaryEl.textContent = summary;
     mount(results,
       items.length ? table('Contacts', [
