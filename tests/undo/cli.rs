@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::behaviour;
 use crate::harness::Client;
 use crate::support::Env;
+use roster_store::ContactWrite;
 
 fn import_id(env: &Env, kind: &str, name: &str, csv: &str, args: &[&str]) -> String {
     let f = env.write(name, csv);
@@ -105,6 +106,12 @@ behaviour!(a_later_edit_makes_undo_refuse_and_force_reports_it, |env| {
     );
     let r = env.run(&["imports", "undo", &id]);
     assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains(&format!("import {id} cannot be undone safely")),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stderr.contains("cannot be undone safely: 1 contact was changed after it: a@example.com (updated by this import, changed since by import 3"),
         "{}",
@@ -204,6 +211,11 @@ behaviour!(prune_drops_journals_and_undo_then_says_so, |env| {
         serde_json::from_str(env.ok(&["imports", "show", &id, "--json"]).trim()).expect("JSON");
     assert_eq!(v["report"]["created"], 1, "the record and counts stay");
     assert!(v["journal_pruned_at"].is_string());
+    assert_eq!(v["undo_plan"]["possible"], false, "{v}");
+    assert_eq!(
+        v["undo_plan"]["would_delete"], 0,
+        "a refused undo would delete nothing: {v}"
+    );
     let bad = env.run(&["imports", "prune", "--older-than", "3y"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("unknown unit 'y'"), "{}", bad.stderr);
@@ -221,12 +233,13 @@ behaviour!(a_killed_undo_completes_when_run_again, |env| {
         second.push_str(&format!("p{i:02}@example.com,Second {i},B\n"));
     }
     let id = import_id(env, "contacts", "two.csv", &second, &["--create-labels"]);
-    // Batches of 8: killed (abort, no clean-up) after 3 committed batches.
+    // Batches of 8: killed (abort, no clean-up) after 2 committed batches,
+    // which deleted 16 of the 20 contacts it created.
     let status = env
         .cmd()
         .args(["imports", "undo", &id])
         .env("ROSTER_TEST_UNDO_BATCH", "8")
-        .env("ROSTER_TEST_UNDO_ABORT_AFTER", "3")
+        .env("ROSTER_TEST_UNDO_ABORT_AFTER", "2")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -235,6 +248,11 @@ behaviour!(a_killed_undo_completes_when_run_again, |env| {
     assert_ne!(env.export("contacts"), before, "half-way");
     let list = env.ok(&["imports", "list"]);
     assert!(list.contains("incomplete"), "{list}");
+    let dry = env.ok(&["imports", "undo", &id, "--dry-run"]);
+    assert!(
+        dry.contains("would: delete 4 contacts it created, restore 20 it changed (an undo stopped half-way; this finishes it)"),
+        "{dry}"
+    );
     let out = env.ok(&["imports", "undo", &id]);
     assert!(
         out.contains("deleted 20 contacts it created, restored 20 it changed"),
@@ -268,6 +286,394 @@ behaviour!(
         assert_eq!(env.export("contacts"), before);
     }
 );
+
+behaviour!(
+    one_user_changed_by_several_batches_is_put_back_whole,
+    |env| {
+        import_id(
+            env,
+            "users",
+            "u1.csv",
+            "email,first_name,password,active\nann@example.com,Ann,first-pass,true\n",
+            &[],
+        );
+        let before = env.export("users");
+        // One row per batch: Ann's name, password and active flag are each
+        // changed by a later batch than the one before; Cy is created by one
+        // batch and renamed by a later one.
+        let id = import_id(
+            env,
+            "users",
+            "u2.csv",
+            "email,first_name,password,active\n\
+         ann@example.com,Annie,,\n\
+         cy@example.com,Cy,cy-pass-1,\n\
+         ann@example.com,,second-pass,\n\
+         ann@example.com,,,false\n\
+         cy@example.com,Cyrus,,\n",
+            &["--batch-size", "1"],
+        );
+        assert!(!verify(env, "ann@example.com", "first-pass"));
+        let dry = env.run(&["imports", "undo", &id, "--dry-run"]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        assert!(
+            dry.stdout
+                .contains("would: delete 1 user it created, restore 1 it changed"),
+            "{}",
+            dry.stdout
+        );
+        let out = env.ok(&["imports", "undo", &id]);
+        assert!(
+            out.contains("deleted 1 user it created, restored 1"),
+            "{out}"
+        );
+        assert_eq!(
+            env.export("users"),
+            before,
+            "Ann's name and active flag are back, Cy is gone"
+        );
+        assert!(
+            verify(env, "ann@example.com", "first-pass"),
+            "the password from before the import signs in again"
+        );
+        assert!(!verify(env, "ann@example.com", "second-pass"));
+    }
+);
+
+behaviour!(
+    a_contact_created_then_changed_by_one_import_is_only_deleted,
+    |env| {
+        let before = env.export("contacts");
+        let id = import_id(
+            env,
+            "contacts",
+            "c.csv",
+            "email,first_name,last_name\nc@example.com,Cy,\nc@example.com,,Lee\n",
+            &["--batch-size", "1"],
+        );
+        assert!(env.export("contacts").contains("c@example.com,Cy,Lee,"));
+        let dry = env.run(&["imports", "undo", &id, "--dry-run"]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        assert!(
+            dry.stdout
+                .contains("would: delete 1 contact it created, restore 0 it changed"),
+            "{}",
+            dry.stdout
+        );
+        let out: Value =
+            serde_json::from_str(env.ok(&["imports", "undo", &id, "--json"]).trim()).expect("JSON");
+        assert_eq!(out["id"].to_string(), id, "{out}");
+        assert_eq!(
+            (&out["deleted"], &out["restored"]),
+            (&1.into(), &0.into()),
+            "{out}"
+        );
+        assert_eq!(env.export("contacts"), before);
+    }
+);
+
+behaviour!(an_edit_between_two_batches_is_what_undo_puts_back, |env| {
+    import_id(
+        env,
+        "contacts",
+        "one.csv",
+        "email,first_name,last_name\na@example.com,Bob,Kim\n",
+        &[],
+    );
+    // The first batch renames Bob; paused after it committed, an edit
+    // sets his last name; the second batch then changes the last name.
+    let file = env.write(
+        "two.csv",
+        "email,first_name,last_name\na@example.com,Ann,\na@example.com,,Lee\n",
+    );
+    let resume = env.path("resume");
+    let mut child = env
+        .cmd()
+        .args([
+            "import",
+            "contacts",
+            file.to_str().unwrap_or_default(),
+            "--json",
+            "--batch-size",
+            "1",
+        ])
+        .env("ROSTER_TEST_COMMIT_ROWS", "1")
+        .env("ROSTER_TEST_PAUSE", "commit:1")
+        .env("ROSTER_TEST_RESUME", &resume)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    crate::support::wait_for_pause(&mut child, "commit 1");
+    {
+        // What PATCH /api/contacts/{id} writes.
+        let mut store = roster_store::open(&env.url).expect("open the database");
+        let c = store
+            .load_contacts(&["a@example.com"])
+            .expect("load")
+            .pop()
+            .expect("the contact");
+        let mut after = c.clone();
+        after.last_name = Some("Edited".into());
+        store
+            .write_contacts(
+                None,
+                &[ContactWrite {
+                    before: Some(c),
+                    after,
+                }],
+            )
+            .expect("edit the contact");
+    }
+    std::fs::write(&resume, "").expect("resume the import");
+    let out = child.wait_with_output().expect("wait for the import");
+    assert!(out.status.success(), "the import failed");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let id = report["id"].to_string();
+    assert!(env.export("contacts").contains("a@example.com,Ann,Lee,"));
+    env.ok(&["imports", "undo", &id]);
+    // Each attribute goes back to what it was before the batch that first
+    // changed it: the first name from before the import, the last name
+    // from the edit.
+    let export = env.export("contacts");
+    assert!(export.contains("a@example.com,Bob,Edited,"), "{export}");
+});
+
+behaviour!(what_undo_would_overwrite_is_named_in_words, |env| {
+    env.ok(&["companies", "add", "One"]);
+    env.ok(&["companies", "add", "Two"]);
+    env.ok(&["fields", "add", "tier", "--type", "text"]);
+    env.ok(&["fields", "add", "seats", "--type", "number"]);
+    import_id(
+        env,
+        "contacts",
+        "c1.csv",
+        "email,first_name,company_id,labels,tier\na@example.com,Ann,2,A,gold\n",
+        &["--create-labels"],
+    );
+    let before = env.export("contacts");
+    // One batch adds a label and changes the tier, a later one sets the
+    // seats: the journal keeps both custom values from before the import.
+    // It creates Bob too.
+    let id = import_id(
+        env,
+        "contacts",
+        "c2.csv",
+        "email,labels,tier,seats\na@example.com,B,silver,\na@example.com,,,3\nb@example.com,,gold,\n",
+        &["--create-labels", "--batch-size", "1"],
+    );
+    // A later import gives both a last name.
+    import_id(
+        env,
+        "contacts",
+        "c3.csv",
+        "email,last_name\na@example.com,Later\nb@example.com,Later\n",
+        &[],
+    );
+    let dry = env.run(&["imports", "undo", &id, "--dry-run", "--json"]);
+    assert_eq!(dry.code, 1, "{}", dry.stderr);
+    let plan: Value = serde_json::from_str(dry.stdout.trim()).expect("JSON");
+    let undo = plan["conflicts"][0]["undo"].as_str().unwrap_or_default();
+    for words in [
+        "labels 'A:B' → 'A'",
+        "tier 'silver' → 'gold'",
+        "seats '3' → empty",
+    ] {
+        assert!(undo.contains(words), "{words}: {plan}");
+    }
+    let out: Value = serde_json::from_str(
+        env.ok(&["imports", "undo", &id, "--force", "--json"])
+            .trim(),
+    )
+    .expect("JSON");
+    assert_eq!(out["overwritten_count"], 2, "{out}");
+    let overwritten: Vec<(&str, &str)> = out["overwritten"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|o| {
+            (
+                o["email"].as_str().unwrap_or_default(),
+                o["undo"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        overwritten.contains(&("b@example.com", "deleted it")),
+        "{out}"
+    );
+    assert!(
+        overwritten.iter().any(|(e, _)| *e == "a@example.com"),
+        "{out}"
+    );
+    // All it changed is back (Bob deleted); Ann keeps the later last name.
+    assert_eq!(
+        env.export("contacts"),
+        before.replace("a@example.com,Ann,,", "a@example.com,Ann,Later,")
+    );
+});
+
+behaviour!(users_undo_names_what_it_puts_back_never_a_hash, |env| {
+    import_id(
+        env,
+        "users",
+        "u1.csv",
+        "email,first_name,last_name,password,role\nann@example.com,Ann,Lee,first-pass,agent\n",
+        &[],
+    );
+    let id = import_id(
+        env,
+        "users",
+        "u2.csv",
+        "email,last_name,password,role\nann@example.com,Kim,second-pass,admin\n",
+        &[],
+    );
+    // A later import renames her.
+    import_id(
+        env,
+        "users",
+        "u3.csv",
+        "email,first_name\nann@example.com,Annie\n",
+        &[],
+    );
+    let dry = env.run(&["imports", "undo", &id, "--dry-run", "--json"]);
+    assert_eq!(dry.code, 1, "{}", dry.stderr);
+    let plan: Value = serde_json::from_str(dry.stdout.trim()).expect("JSON");
+    let undo = plan["conflicts"][0]["undo"].as_str().unwrap_or_default();
+    for words in [
+        "password (the one from before the import)",
+        "last_name 'Kim' → 'Lee'",
+        "role 'admin' → 'agent'",
+    ] {
+        assert!(undo.contains(words), "{words}: {plan}");
+    }
+    assert!(!dry.stdout.contains("$argon2"), "{}", dry.stdout);
+    env.ok(&["imports", "undo", &id, "--force"]);
+    let export = env.export("users");
+    assert!(export.contains("ann@example.com,Annie,Lee,"), "{export}");
+    assert!(verify(env, "ann@example.com", "first-pass"));
+});
+
+behaviour!(
+    conflict_lists_stop_at_a_thousand_and_count_them_all,
+    |env| {
+        let file = |name: &str, rows: std::ops::Range<usize>, prefix: &[&str], value: &str| {
+            let mut csv = String::from("email,first_name\n");
+            for p in prefix {
+                for i in rows.clone() {
+                    csv.push_str(&format!("{p}{i}@example.com,{value}\n"));
+                }
+            }
+            env.write(name, csv)
+        };
+        // 1,001 contacts, then an import that changes them and creates 1,001
+        // more, then one that touches all 2,002 of them.
+        env.import("contacts", &file("one.csv", 0..1001, &["c"], "One"), &[]);
+        let (code, report) = env.import(
+            "contacts",
+            &file("two.csv", 0..1001, &["c", "d"], "Two"),
+            &[],
+        );
+        assert_eq!(code, 0, "{report}");
+        let id = report["id"].to_string();
+        env.import(
+            "contacts",
+            &file("three.csv", 0..1001, &["c", "d"], "Three"),
+            &[],
+        );
+        let dry = env.run(&["imports", "undo", &id, "--dry-run", "--json"]);
+        let plan: Value = serde_json::from_str(dry.stdout.trim()).expect("JSON");
+        assert_eq!(plan["conflict_count"], 2002);
+        assert_eq!(plan["conflicts"].as_array().map(Vec::len), Some(1000));
+        // Forced, in batches of 100 records.
+        let out = env
+            .cmd()
+            .args(["imports", "undo", &id, "--force", "--json"])
+            .env("ROSTER_TEST_UNDO_BATCH", "100")
+            .output()
+            .expect("run roster");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(out["overwritten_count"], 2002);
+        assert_eq!(out["overwritten"].as_array().map(Vec::len), Some(1000));
+        assert_eq!(
+            (&out["deleted"], &out["restored"]),
+            (&1001.into(), &1001.into())
+        );
+    }
+);
+
+behaviour!(a_user_an_undo_deletes_takes_its_tokens_along, |env| {
+    let id = import_id(
+        env,
+        "users",
+        "u1.csv",
+        "email,first_name,password\nx@example.com,Xena,x-pass-123\n",
+        &[],
+    );
+    env.ok(&[
+        "tokens",
+        "create",
+        "--user",
+        "x@example.com",
+        "--name",
+        "xena-script",
+    ]);
+    env.ok(&["imports", "undo", &id]);
+    // The next user created may get the deleted user's id: it must not
+    // inherit her token.
+    import_id(
+        env,
+        "users",
+        "u2.csv",
+        "email,first_name,password\ny@example.com,Yann,y-pass-123\n",
+        &[],
+    );
+    let list = env.ok(&["tokens", "list"]);
+    assert!(!list.contains("xena-script"), "{list}");
+});
+
+behaviour!(imports_undone_newest_first_need_no_force, |env| {
+    let one = import_id(
+        env,
+        "contacts",
+        "c1.csv",
+        "email,first_name\na@example.com,Ann\n",
+        &[],
+    );
+    let two = import_id(
+        env,
+        "contacts",
+        "c2.csv",
+        "email,first_name\na@example.com,Anne\n",
+        &[],
+    );
+    let users_one = import_id(
+        env,
+        "users",
+        "u1.csv",
+        "email,first_name,password\nu@example.com,Uma,u-pass-123\n",
+        &[],
+    );
+    let users_two = import_id(
+        env,
+        "users",
+        "u2.csv",
+        "email,first_name\nu@example.com,Umar\n",
+        &[],
+    );
+    // Undoing the second import gives the record back to the first, whose
+    // undo then finds nothing changed since.
+    for id in [&users_two, &users_one, &two, &one] {
+        env.ok(&["imports", "undo", id]);
+    }
+    assert_eq!(env.export("contacts").lines().count(), 1);
+    assert_eq!(env.export("users").lines().count(), 1);
+});
 
 /// The HTTP route answers as the CLI does: dry run, refusal with the list,
 /// force, undo of a users import, already undone.
