@@ -17,6 +17,36 @@ fn import_id(env: &Env, kind: &str, name: &str, csv: &str, args: &[&str]) -> Str
     report["id"].to_string()
 }
 
+/// Rows of import `id` left in a journal table, read from the database
+/// itself: an undone import keeps none (a users journal holds old password
+/// hashes).
+fn journal_rows(env: &Env, table: &str, id: &str) -> i64 {
+    let q = format!("SELECT count(*) FROM {table} WHERE import_id = {id}");
+    match env.backend {
+        crate::support::Backend::Sqlite => {
+            let c = rusqlite::Connection::open(env.url.trim_start_matches("sqlite://"))
+                .expect("open the SQLite file");
+            c.query_row(&q, [], |r| r.get(0))
+                .expect("count journal rows")
+        }
+        crate::support::Backend::Postgres => {
+            let (base, schema) = env
+                .url
+                .rsplit_once("schema=")
+                .expect("the test URL names its schema");
+            let mut c =
+                postgres::Client::connect(base.trim_end_matches(['?', '&']), postgres::NoTls)
+                    .expect("connect");
+            c.query_one(
+                &format!("SELECT count(*) FROM \"{schema}\".{table} WHERE import_id = {id}"),
+                &[],
+            )
+            .expect("count journal rows")
+            .get(0)
+        }
+    }
+}
+
 fn verify(env: &Env, email: &str, password: &str) -> bool {
     env.run_with_stdin(&["users", "verify", email], password.as_bytes())
         .code
@@ -53,10 +83,16 @@ behaviour!(users_undo_restores_hashes_and_active, |env| {
         dry.stdout
     );
     assert_eq!(env.export("users"), env.export("users"));
+    assert!(journal_rows(env, "import_user_changes", &id) > 0);
     let out = env.ok(&["imports", "undo", &id]);
     assert!(
         out.contains("deleted 1 user it created, restored 2"),
         "{out}"
+    );
+    assert_eq!(
+        journal_rows(env, "import_user_changes", &id),
+        0,
+        "the journal, with its old password hashes, goes with the undo"
     );
     assert_eq!(
         env.export("users"),
