@@ -101,7 +101,9 @@ test('a search that walks the list in stretches still fills its pages and finds 
       await settled(summary);
       summary = await page.locator('main [aria-live]').textContent();
       assert.doesNotMatch(summary, /No contact matches/, 'a page the walk has not finished is never "no match"');
-      seen.push(...await rows(page).locator('td:first-child').allTextContents());
+      const shown = await rows(page).locator('td:first-child').allTextContents();
+      if (shown.length) assert.match(summary, new RegExp(`^Showing ${seen.length + 1}–${seen.length + shown.length}\\b`), 'numbered on from the pages before');
+      seen.push(...shown);
       if (/the last page/.test(summary)) break;
       await page.getByRole('button', { name: 'Next page' }).click();
     }

@@ -43,7 +43,10 @@ export async function contactsPage(main) {
 
   mount(main, h('h1', 'Contacts'), form, summaryEl, results, pager);
 
+  // Where each page starts: its cursor, and how many contacts the pages
+  // before it showed (a page of a walking search may be short).
   let cursors = [null];
+  let offsets = [0];
   let pageIndex = 0;
   let controller = null;
 
@@ -74,8 +77,11 @@ export async function contactsPage(main) {
       results.setAttribute('aria-busy', 'false');
     }
     if (!alive(seq)) return;
-    if (pageIndex + 1 >= cursors.length && page.next) cursors.push(page.next);
-    const first = pageIndex * PAGE + 1;
+    if (pageIndex + 1 >= cursors.length && page.next) {
+      cursors.push(page.next);
+      offsets.push(offsets[pageIndex] + items.length);
+    }
+    const first = offsets[pageIndex] + 1;
     const summary = items.length
       ? `Showing ${first}–${first + items.length - 1}${page.next ? '' : ' (the last page)'}.`
       : page.next
@@ -98,7 +104,7 @@ export async function contactsPage(main) {
   // Typing waits for a pause (200 ms); a filter or a page button acts at
   // once and drops a search still waiting, so it cannot undo the click.
   let typing = null;
-  const restart = () => { clearTimeout(typing); cursors = [null]; pageIndex = 0; load(); };
+  const restart = () => { clearTimeout(typing); cursors = [null]; offsets = [0]; pageIndex = 0; load(); };
   q.addEventListener('input', () => { clearTimeout(typing); typing = setTimeout(restart, 200); });
   label.addEventListener('change', restart);
   company.addEventListener('change', restart);
