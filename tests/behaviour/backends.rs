@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use roster_store::{Contact, ContactWrite, Store};
 
 use crate::contacts::{fixture, setup};
-use crate::support::{postgres_url, Backend, Env};
+use crate::support::{paused_import, postgres_url, report_of, Backend, Env};
 
 #[test]
 fn the_same_files_export_byte_identical_on_both_backends() {
@@ -71,43 +71,6 @@ fn pg_store(env: &Env) -> Box<dyn Store> {
     roster_store::open(&env.url).expect("open PostgreSQL")
 }
 
-/// Starts `roster import contacts FILE --json --batch-size N` paused (see
-/// `ROSTER_TEST_PAUSE`) the first time it has loaded and locked a batch's
-/// contacts, before it writes them; returns it and the file that resumes it.
-fn paused_import(env: &Env, file: &std::path::Path, batch: &str) -> (std::process::Child, PathBuf) {
-    let resume = env.path("resume");
-    let mut child = env
-        .cmd()
-        .args([
-            "import",
-            "contacts",
-            file.to_str().unwrap_or_default(),
-            "--json",
-            "--batch-size",
-            batch,
-        ])
-        .env("ROSTER_TEST_PAUSE", "load:1")
-        .env("ROSTER_TEST_RESUME", &resume)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    crate::support::wait_for_pause(&mut child, "load 1");
-    (child, resume)
-}
-
-fn report_of(child: std::process::Child) -> serde_json::Value {
-    let out = child.wait_with_output().expect("wait");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON report ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    assert!(out.status.success(), "{report}");
-    report
-}
-
 #[test]
 fn two_imports_at_once_lose_nothing_and_never_deadlock() {
     let Some(env) = Env::new(Backend::Postgres, "concurrent") else {
@@ -131,7 +94,7 @@ fn two_imports_at_once_lose_nothing_and_never_deadlock() {
     }
     let fa = env.write("a.csv", a);
     let fb = env.write("b.csv", b);
-    let (first, resume) = paused_import(&env, &fa, "50");
+    let (first, resume) = paused_import(&env, &fa, "50", "load:1", &[]);
     let (code, second) = env.import("contacts", &fb, &["--batch-size", "50"]);
     assert_eq!(code, 0, "{second}");
     assert_eq!(second["created"], n, "{second}");
@@ -165,7 +128,7 @@ fn a_contact_created_meanwhile_is_a_conflict_retried() {
         "new.csv",
         "email,first_name\nn0@example.com,Imported\nn1@example.com,Imported\nn2@example.com,Imported\n",
     );
-    let (importer, resume) = paused_import(&env, &file, "10");
+    let (importer, resume) = paused_import(&env, &file, "10", "load:1", &[]);
     // Another writer creates one of the file's new contacts and commits.
     let mut other = pg_store(&env);
     other
@@ -210,7 +173,7 @@ fn an_import_while_another_process_edits_loses_no_update() {
     );
     let file = env.write("upd.csv", "email,first_name\nc0@example.com,Imported\n");
     // The import has loaded (and locked) c0 and not written it yet.
-    let (importer, resume) = paused_import(&env, &file, "10");
+    let (importer, resume) = paused_import(&env, &file, "10", "load:1", &[]);
     // An editor loads c0 to set its last name: it must wait for the import.
     let app = format!("roster_editor_{}", std::process::id());
     let url = format!("{}&application_name={app}", env.url);

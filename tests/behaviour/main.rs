@@ -1,6 +1,7 @@
 //! Roster's behaviour suite: one test binary (it compiles once), every test
 //! run on SQLite and on PostgreSQL.
 
+#[allow(dead_code)]
 mod support;
 
 mod backends;

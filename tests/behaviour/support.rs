@@ -233,3 +233,118 @@ macro_rules! behaviour {
         }
     };
 }
+
+/// One SQL query's first row as text columns, on the test's database.
+pub fn sql_row(env: &Env, sql: &str) -> Vec<Option<String>> {
+    match env.backend {
+        Backend::Sqlite => {
+            let path = env.url.strip_prefix("sqlite://").expect("a SQLite URL");
+            let c = rusqlite::Connection::open(path).expect("open SQLite");
+            c.query_row(sql, [], |r| {
+                let n = r.as_ref().column_count();
+                (0..n)
+                    .map(|i| {
+                        r.get::<_, Option<rusqlite::types::Value>>(i)
+                            .map(|v| match v {
+                                Some(rusqlite::types::Value::Integer(n)) => Some(n.to_string()),
+                                Some(rusqlite::types::Value::Text(t)) => Some(t),
+                                Some(other) => Some(format!("{other:?}")),
+                                None => None,
+                            })
+                    })
+                    .collect()
+            })
+            .expect("run the query")
+        }
+        Backend::Postgres => {
+            let mut c = pg_client(env);
+            let row = c.query_one(sql, &[]).expect("run the query");
+            (0..row.len())
+                .map(|i| {
+                    row.try_get::<_, Option<String>>(i)
+                        .ok()
+                        .flatten()
+                        .or_else(|| {
+                            row.try_get::<_, Option<i64>>(i)
+                                .ok()
+                                .flatten()
+                                .map(|n| n.to_string())
+                        })
+                })
+                .collect()
+        }
+    }
+}
+
+/// Runs statements on the test's database (to break it on purpose).
+pub fn sql_execute(env: &Env, sql: &str) {
+    match env.backend {
+        Backend::Sqlite => {
+            let path = env.url.strip_prefix("sqlite://").expect("a SQLite URL");
+            let c = rusqlite::Connection::open(path).expect("open SQLite");
+            c.busy_timeout(std::time::Duration::from_secs(10))
+                .expect("busy timeout");
+            c.execute_batch(sql).expect("run the statements");
+        }
+        Backend::Postgres => {
+            pg_client(env)
+                .batch_execute(sql)
+                .expect("run the statements");
+        }
+    }
+}
+
+pub fn pg_client(env: &Env) -> postgres::Client {
+    let (base, schema) = env.url.split_once("?schema=").expect("a schema in the URL");
+    let mut c = postgres::Client::connect(base, postgres::NoTls).expect("connect");
+    c.batch_execute(&format!("SET search_path TO \"{schema}\""))
+        .expect("set the schema");
+    c
+}
+
+/// Starts `roster import contacts FILE --json --batch-size N` and waits
+/// until it stops at `pause` (a `ROSTER_TEST_PAUSE` point such as
+/// `load:1`), with `envs` set too; returns it and the file whose creation
+/// resumes it.
+pub fn paused_import(
+    env: &Env,
+    file: &Path,
+    batch: &str,
+    pause: &str,
+    envs: &[(&str, &str)],
+) -> (std::process::Child, PathBuf) {
+    let resume = env.path("resume");
+    let mut child = env
+        .cmd()
+        .args([
+            "import",
+            "contacts",
+            file.to_str().unwrap_or_default(),
+            "--json",
+            "--batch-size",
+            batch,
+        ])
+        .envs(envs.iter().copied())
+        .env("ROSTER_TEST_PAUSE", pause)
+        .env("ROSTER_TEST_RESUME", &resume)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for_pause(&mut child, &pause.replace(':', " "));
+    (child, resume)
+}
+
+/// Waits for an import started with `--json` and returns its report; it
+/// must have succeeded.
+pub fn report_of(child: std::process::Child) -> serde_json::Value {
+    let out = child.wait_with_output().expect("wait");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert!(out.status.success(), "{report}");
+    report
+}

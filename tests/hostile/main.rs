@@ -3,6 +3,7 @@
 //! storage test runs on SQLite and on PostgreSQL.
 
 #[path = "../behaviour/support.rs"]
+#[allow(dead_code)]
 mod support;
 
 mod files;

@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use crate::behaviour;
-use crate::common::{contacts, fixture, sql_row, standard_setup};
+use crate::common::{contacts, fixture, standard_setup};
+use crate::support::sql_row;
 use crate::support::Env;
 
 struct Case {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::support::{Backend, Env};
+use crate::support::Env;
 
 /// A fixture message from tests/data/mail.
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -54,72 +54,4 @@ pub fn contacts(env: &Env) -> BTreeMap<String, (String, String)> {
             (rec[0].to_string(), (rec[1].to_string(), rec[2].to_string()))
         })
         .collect()
-}
-
-/// One SQL query's first row as text columns, on the test's database.
-pub fn sql_row(env: &Env, sql: &str) -> Vec<Option<String>> {
-    match env.backend {
-        Backend::Sqlite => {
-            let path = env.url.strip_prefix("sqlite://").expect("a SQLite URL");
-            let c = rusqlite::Connection::open(path).expect("open SQLite");
-            c.query_row(sql, [], |r| {
-                let n = r.as_ref().column_count();
-                (0..n)
-                    .map(|i| {
-                        r.get::<_, Option<rusqlite::types::Value>>(i)
-                            .map(|v| match v {
-                                Some(rusqlite::types::Value::Integer(n)) => Some(n.to_string()),
-                                Some(rusqlite::types::Value::Text(t)) => Some(t),
-                                Some(other) => Some(format!("{other:?}")),
-                                None => None,
-                            })
-                    })
-                    .collect()
-            })
-            .expect("run the query")
-        }
-        Backend::Postgres => {
-            let mut c = pg_client(env);
-            let row = c.query_one(sql, &[]).expect("run the query");
-            (0..row.len())
-                .map(|i| {
-                    row.try_get::<_, Option<String>>(i)
-                        .ok()
-                        .flatten()
-                        .or_else(|| {
-                            row.try_get::<_, Option<i64>>(i)
-                                .ok()
-                                .flatten()
-                                .map(|n| n.to_string())
-                        })
-                })
-                .collect()
-        }
-    }
-}
-
-/// Runs statements on the test's database (to break it on purpose).
-pub fn sql_execute(env: &Env, sql: &str) {
-    match env.backend {
-        Backend::Sqlite => {
-            let path = env.url.strip_prefix("sqlite://").expect("a SQLite URL");
-            let c = rusqlite::Connection::open(path).expect("open SQLite");
-            c.busy_timeout(std::time::Duration::from_secs(10))
-                .expect("busy timeout");
-            c.execute_batch(sql).expect("run the statements");
-        }
-        Backend::Postgres => {
-            pg_client(env)
-                .batch_execute(sql)
-                .expect("run the statements");
-        }
-    }
-}
-
-fn pg_client(env: &Env) -> postgres::Client {
-    let (base, schema) = env.url.split_once("?schema=").expect("a schema in the URL");
-    let mut c = postgres::Client::connect(base, postgres::NoTls).expect("connect");
-    c.batch_execute(&format!("SET search_path TO \"{schema}\""))
-        .expect("set the schema");
-    c
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::behaviour;
-use crate::common::{contacts, fixture, sql_execute, standard_setup};
+use crate::common::{contacts, fixture, standard_setup};
+use crate::support::sql_execute;
 use crate::support::Env;
 
 /// A running `roster serve` with its LMTP listener.

@@ -21,30 +21,26 @@ fn import_id(env: &Env, kind: &str, name: &str, csv: &str, args: &[&str]) -> Str
 /// itself: an undone import keeps none (a users journal holds old password
 /// hashes).
 fn journal_rows(env: &Env, table: &str, id: &str) -> i64 {
-    let q = format!("SELECT count(*) FROM {table} WHERE import_id = {id}");
-    match env.backend {
-        crate::support::Backend::Sqlite => {
-            let c = rusqlite::Connection::open(env.url.trim_start_matches("sqlite://"))
-                .expect("open the SQLite file");
-            c.query_row(&q, [], |r| r.get(0))
-                .expect("count journal rows")
-        }
-        crate::support::Backend::Postgres => {
-            let (base, schema) = env
-                .url
-                .rsplit_once("schema=")
-                .expect("the test URL names its schema");
-            let mut c =
-                postgres::Client::connect(base.trim_end_matches(['?', '&']), postgres::NoTls)
-                    .expect("connect");
-            c.query_one(
-                &format!("SELECT count(*) FROM \"{schema}\".{table} WHERE import_id = {id}"),
-                &[],
-            )
-            .expect("count journal rows")
-            .get(0)
-        }
-    }
+    let row = crate::support::sql_row(
+        env,
+        &format!("SELECT count(*) FROM {table} WHERE import_id = {id}"),
+    );
+    row[0]
+        .as_deref()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
+}
+
+/// `roster ARGS` (with `--json`), which must succeed, as JSON.
+fn json_of(env: &Env, args: &[&str]) -> Value {
+    serde_json::from_str(env.ok(args).trim()).expect("JSON")
+}
+
+/// `roster imports undo ID --dry-run --json`: the run and its plan.
+fn dry_run(env: &Env, id: &str) -> (crate::support::Run, Value) {
+    let dry = env.run(&["imports", "undo", id, "--dry-run", "--json"]);
+    let plan = serde_json::from_str(dry.stdout.trim()).expect("JSON");
+    (dry, plan)
 }
 
 fn verify(env: &Env, email: &str, password: &str) -> bool {
@@ -154,9 +150,8 @@ behaviour!(a_later_edit_makes_undo_refuse_and_force_reports_it, |env| {
         r.stderr
     );
     assert!(r.stderr.contains("--force"), "{}", r.stderr);
-    let dry = env.run(&["imports", "undo", &id, "--dry-run", "--json"]);
+    let (dry, plan) = dry_run(env, &id);
     assert_eq!(dry.code, 1, "a dry run that would be refused exits 1");
-    let plan: Value = serde_json::from_str(dry.stdout.trim()).expect("JSON");
     assert_eq!(plan["needs_force"], true);
     assert_eq!(plan["conflicts"][0]["email"], "a@example.com");
     assert_eq!(
@@ -180,8 +175,7 @@ behaviour!(a_later_edit_makes_undo_refuse_and_force_reports_it, |env| {
 behaviour!(show_records_the_file_and_what_undo_would_do, |env| {
     let csv = "email,first_name\na@example.com,Ann\nb@example.com,Bob\n";
     let id = import_id(env, "contacts", "people.csv", csv, &[]);
-    let v: Value =
-        serde_json::from_str(env.ok(&["imports", "show", &id, "--json"]).trim()).expect("JSON");
+    let v: Value = json_of(env, &["imports", "show", &id, "--json"]);
     assert!(
         v["file_name"].as_str().unwrap().ends_with("people.csv"),
         "{v}"
@@ -210,8 +204,7 @@ behaviour!(show_records_the_file_and_what_undo_would_do, |env| {
         b"email\nc@example.com\n",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let list: Value =
-        serde_json::from_str(env.ok(&["imports", "list", "--json"]).trim()).expect("JSON");
+    let list: Value = json_of(env, &["imports", "list", "--json"]);
     assert_eq!(list[1]["file_name"], "-");
     assert_eq!(list[1]["total_bytes"], 20);
 });
@@ -243,8 +236,7 @@ behaviour!(prune_drops_journals_and_undo_then_says_so, |env| {
         r.stderr
     );
     assert_eq!(env.export("contacts"), before, "nothing changed");
-    let v: Value =
-        serde_json::from_str(env.ok(&["imports", "show", &id, "--json"]).trim()).expect("JSON");
+    let v: Value = json_of(env, &["imports", "show", &id, "--json"]);
     assert_eq!(v["report"]["created"], 1, "the record and counts stay");
     assert!(v["journal_pruned_at"].is_string());
     assert_eq!(v["undo_plan"]["possible"], false, "{v}");
@@ -396,8 +388,7 @@ behaviour!(
             "{}",
             dry.stdout
         );
-        let out: Value =
-            serde_json::from_str(env.ok(&["imports", "undo", &id, "--json"]).trim()).expect("JSON");
+        let out: Value = json_of(env, &["imports", "undo", &id, "--json"]);
         assert_eq!(out["id"].to_string(), id, "{out}");
         assert_eq!(
             (&out["deleted"], &out["restored"]),
@@ -422,25 +413,13 @@ behaviour!(an_edit_between_two_batches_is_what_undo_puts_back, |env| {
         "two.csv",
         "email,first_name,last_name\na@example.com,Ann,\na@example.com,,Lee\n",
     );
-    let resume = env.path("resume");
-    let mut child = env
-        .cmd()
-        .args([
-            "import",
-            "contacts",
-            file.to_str().unwrap_or_default(),
-            "--json",
-            "--batch-size",
-            "1",
-        ])
-        .env("ROSTER_TEST_COMMIT_ROWS", "1")
-        .env("ROSTER_TEST_PAUSE", "commit:1")
-        .env("ROSTER_TEST_RESUME", &resume)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    crate::support::wait_for_pause(&mut child, "commit 1");
+    let (child, resume) = crate::support::paused_import(
+        env,
+        &file,
+        "1",
+        "commit:1",
+        &[("ROSTER_TEST_COMMIT_ROWS", "1")],
+    );
     {
         // What PATCH /api/contacts/{id} writes.
         let mut store = roster_store::open(&env.url).expect("open the database");
@@ -462,9 +441,7 @@ behaviour!(an_edit_between_two_batches_is_what_undo_puts_back, |env| {
             .expect("edit the contact");
     }
     std::fs::write(&resume, "").expect("resume the import");
-    let out = child.wait_with_output().expect("wait for the import");
-    assert!(out.status.success(), "the import failed");
-    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let report = crate::support::report_of(child);
     let id = report["id"].to_string();
     assert!(env.export("contacts").contains("a@example.com,Ann,Lee,"));
     env.ok(&["imports", "undo", &id]);
@@ -506,9 +483,8 @@ behaviour!(what_undo_would_overwrite_is_named_in_words, |env| {
         "email,last_name\na@example.com,Later\nb@example.com,Later\n",
         &[],
     );
-    let dry = env.run(&["imports", "undo", &id, "--dry-run", "--json"]);
+    let (dry, plan) = dry_run(env, &id);
     assert_eq!(dry.code, 1, "{}", dry.stderr);
-    let plan: Value = serde_json::from_str(dry.stdout.trim()).expect("JSON");
     let undo = plan["conflicts"][0]["undo"].as_str().unwrap_or_default();
     for words in [
         "labels 'A:B' → 'A'",
@@ -517,11 +493,7 @@ behaviour!(what_undo_would_overwrite_is_named_in_words, |env| {
     ] {
         assert!(undo.contains(words), "{words}: {plan}");
     }
-    let out: Value = serde_json::from_str(
-        env.ok(&["imports", "undo", &id, "--force", "--json"])
-            .trim(),
-    )
-    .expect("JSON");
+    let out = json_of(env, &["imports", "undo", &id, "--force", "--json"]);
     assert_eq!(out["overwritten_count"], 2, "{out}");
     let overwritten: Vec<(&str, &str)> = out["overwritten"]
         .as_array()
@@ -572,9 +544,8 @@ behaviour!(users_undo_names_what_it_puts_back_never_a_hash, |env| {
         "email,first_name\nann@example.com,Annie\n",
         &[],
     );
-    let dry = env.run(&["imports", "undo", &id, "--dry-run", "--json"]);
+    let (dry, plan) = dry_run(env, &id);
     assert_eq!(dry.code, 1, "{}", dry.stderr);
-    let plan: Value = serde_json::from_str(dry.stdout.trim()).expect("JSON");
     let undo = plan["conflicts"][0]["undo"].as_str().unwrap_or_default();
     for words in [
         "password (the one from before the import)",
@@ -617,8 +588,7 @@ behaviour!(
             &file("three.csv", 0..1001, &["c", "d"], "Three"),
             &[],
         );
-        let dry = env.run(&["imports", "undo", &id, "--dry-run", "--json"]);
-        let plan: Value = serde_json::from_str(dry.stdout.trim()).expect("JSON");
+        let (_, plan) = dry_run(env, &id);
         assert_eq!(plan["conflict_count"], 2002);
         assert_eq!(plan["conflicts"].as_array().map(Vec::len), Some(1000));
         // Forced, in batches of 100 records.
