@@ -157,6 +157,8 @@ fn check_listing(srv: &Server, models: &[Model], labels: &[i64], companies: &[i6
         (Some("jo"), None, None, 31),
         (Some("üller"), None, None, 20),
         (Some("@acme.io"), None, None, 64),
+        // Longer than the trigrams one search asks the index for.
+        (Some("@mail.example.org"), None, None, 40),
         (Some("o'neil"), None, None, 9),
         (Some("nothing-matches-this"), None, None, 10),
         (None, Some(labels[0]), None, 33),
