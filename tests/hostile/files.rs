@@ -364,3 +364,48 @@ behaviour!(a_file_with_old_mac_line_endings_is_read, |env| {
         "email,first_name,last_name,company_id,labels,labels_id\nann@example.com,Ann,,,,\nbob@example.com,Bob,,,,\n"
     );
 });
+
+behaviour!(a_wide_file_imports_in_the_memory_of_a_narrow_one, |env| {
+    // A parsed value costs far more memory than its bytes in the file:
+    // a batch of 4,096 rows of 100 custom fields holds 400,000 of them.
+    // Batches are bounded by their values too, so a wide file costs about
+    // what a narrow one of the same rows does.
+    const FIELDS: usize = 100;
+    const ROWS: usize = 8192;
+    for j in 0..FIELDS {
+        env.ok(&["fields", "add", &format!("f{j}"), "--type", "text"]);
+    }
+    let narrow = |w: &mut dyn Write| {
+        let _ = w.write_all(b"email,first_name\n");
+        for i in 0..ROWS {
+            let _ = writeln!(w, "narrow{i}@example.com,Ann");
+        }
+    };
+    let wide = |w: &mut dyn Write| {
+        let header: Vec<String> = (0..FIELDS).map(|j| format!("f{j}")).collect();
+        let _ = writeln!(w, "email,first_name,{}", header.join(","));
+        let values: Vec<String> = (0..FIELDS).map(|j| format!("v{j}")).collect();
+        let values = values.join(",");
+        for i in 0..ROWS {
+            let _ = writeln!(w, "wide{i}@example.com,Ann,{values}");
+        }
+    };
+    let args = ["import", "contacts", "-", "--json"];
+    let (code, _, stderr, narrow_peak) = measured(env, &args, Some(Box::new(narrow)));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr, wide_peak) = measured(env, &args, Some(Box::new(wide)));
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("a report");
+    assert_eq!(report["created"], ROWS);
+    let export = env.export("contacts");
+    assert_eq!(export.lines().count(), 1 + 2 * ROWS);
+    let last = export
+        .lines()
+        .find(|l| l.starts_with("wide8191@example.com,"))
+        .unwrap_or_default();
+    assert!(last.ends_with(",v98,v99"), "{last}");
+    assert!(
+        wide_peak < narrow_peak + 40,
+        "peak memory {wide_peak} MiB for {FIELDS} custom fields, {narrow_peak} MiB for one column"
+    );
+});
