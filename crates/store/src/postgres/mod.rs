@@ -761,7 +761,7 @@ fn write_contacts(
                     .map(|_| crate::undo::contact_journal(b, a));
                 match entry {
                     // Changed (or created) by this import in an earlier
-                    // batch: journaled one by one below.
+                    // batch: its entry is merged below.
                     Some(e) if b.changed_by == import_id => {
                         again.push((b.id, e));
                         (false, Some(b.id), None)
@@ -834,7 +834,7 @@ fn write_contacts(
                 )
                 .map_err(db("recording the import for undo"))?;
             if kept.len() as u64 != staged {
-                // Already journaled by this import: merged one by one.
+                // Already journaled by this import: merged below.
                 let kept: std::collections::HashSet<i64> = kept.iter().map(|r| r.get(0)).collect();
                 for w in writes {
                     if let Some(b) = &w.before {
@@ -844,15 +844,7 @@ fn write_contacts(
                     }
                 }
             }
-            for (id, entry) in &again {
-                imports::journal_again(
-                    client,
-                    crate::undo::RecordKind::Contacts,
-                    import_id,
-                    *id,
-                    entry,
-                )?;
-            }
+            imports::journal_contacts_again(client, import_id, &again)?;
         }
     }
     Ok(())
