@@ -347,6 +347,40 @@ behaviour!(values_must_fit_the_field_type, |env| {
     );
 });
 
+behaviour!(
+    a_missing_company_named_by_many_rows_rejects_each_until_it_exists,
+    |env| {
+        // The id is looked up once a batch, not once a row: every row naming
+        // it is still rejected with its own line, and once the company exists
+        // the same rows go in.
+        let f = env.write(
+            "missing-company.csv",
+            "email,company_id\na@example.com,1\nb@example.com,1\nc@example.com,1\nd@example.com,\n",
+        );
+        for batch in ["1", "4"] {
+            let (code, report) = env.import("contacts", &f, &["--batch-size", batch]);
+            assert_eq!(code, 1, "{report}");
+            assert_eq!(report["rejected"], json!(3), "{report}");
+            let lines: Vec<_> = report["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| {
+                    e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("there is no company 1;"))
+                })
+                .map(|e| e["line"].clone())
+                .collect();
+            assert_eq!(lines, [json!(2), json!(3), json!(4)], "{report}");
+        }
+        env.ok(&["companies", "add", "Acme"]);
+        let (code, report) = env.import("contacts", &f, &[]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(report["created"], json!(3), "{report}");
+    }
+);
+
 behaviour!(repeated_emails_apply_in_order_and_are_counted, |env| {
     setup(env);
     let outcomes = env.path("outcomes.csv");

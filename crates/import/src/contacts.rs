@@ -42,6 +42,7 @@ pub fn import_contacts(
         keep: Keep::default(),
         labels: None,
         companies: HashSet::new(),
+        missing_companies: HashSet::new(),
         reloaded: false,
         created_pending: Vec::new(),
         created: Vec::new(),
@@ -113,6 +114,9 @@ struct ContactsKind {
     labels: Option<LabelCache>,
     /// Company ids known to exist.
     companies: HashSet<i64>,
+    /// Company ids found missing during this batch: asked once a batch, not
+    /// once a row (a file can name the same wrong id thousands of times).
+    missing_companies: HashSet<i64>,
     /// Whether the label cache was reloaded during this batch already.
     reloaded: bool,
     /// Labels `--create-labels` made since the last commit, and before it.
@@ -302,6 +306,7 @@ impl Kind for ContactsKind {
             self.labels = Some(LabelCache::load(store)?);
         }
         self.reloaded = false;
+        self.missing_companies.clear();
         // 1. Names and ids that must exist.
         let mut resolved: Vec<Option<Vec<i64>>> = Vec::with_capacity(items.len());
         for item in items.iter_mut() {
@@ -440,9 +445,10 @@ impl ContactsKind {
     ) -> Result<Result<Vec<i64>, RowError>, StoreError> {
         if let Some(id) = row.company_id {
             if !self.companies.contains(&id) {
-                if store.company_exists(id)? {
+                if !self.missing_companies.contains(&id) && store.company_exists(id)? {
                     self.companies.insert(id);
                 } else {
+                    self.missing_companies.insert(id);
                     return Ok(Err(RowError {
                         line,
                         column: Some("company_id".into()),
