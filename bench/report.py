@@ -304,7 +304,10 @@ def main_report(top):
             cells.append(f"{med['sqlite_utils_head'][0] / med['roster_fresh_head'][0]:.1f}× faster"
                          if "sqlite_utils_head" in med and "roster_fresh_head" in med else "–")
         w("| roster vs sqlite-utils upsert, same rows | ≥ 20× faster | " + " | ".join(cells) + " |")
-        cells = [mib(max(summary[s][1].values())) if summary[s][1] else "–" for s in shapes]
+        # This build's runs only: not the --before build, not the baselines.
+        mine = ("roster_fresh", "roster_again", "roster_fresh_head", "pg_roster_fresh", "pg_roster_again")
+        cells = [mib(max(v for k, v in summary[s][1].items() if k in mine))
+                 if any(k in mine for k in summary[s][1]) else "–" for s in shapes]
         w("| largest peak RSS of any roster run | ≤ 64 MB | " + " | ".join(cells) + " |")
     out.extend(body)
     w(f"\n{'No problems found.' if problems == 0 else f'**{problems} problem(s) above.**'}")
