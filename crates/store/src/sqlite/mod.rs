@@ -115,6 +115,11 @@ ALTER TABLE imports ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
 
 pub struct SqliteStore {
     conn: Connection,
+    /// The ids (first, last) of contacts an import created in the open
+    /// transaction that are not in the search index yet: indexed in one
+    /// statement before the transaction commits, or before one of them is
+    /// updated (see `write_contacts`).
+    unindexed: Option<(i64, i64)>,
 }
 
 pub(crate) fn db(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -182,7 +187,10 @@ impl SqliteStore {
                 "cannot use '{path}' as a SQLite database ({e}); is it another kind of file?"
             ))
         })?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore {
+            conn,
+            unindexed: None,
+        };
         store.migrate()?;
         if let Some(pages) = crate::fault::sqlite_max_pages() {
             // A database that cannot grow past this many pages: SQLite's
@@ -285,6 +293,9 @@ impl Transactions for SqliteStore {
             .map_err(db("starting a transaction"))
     }
     fn commit(&mut self) -> Result<()> {
+        if let Some((first, last)) = self.unindexed.take() {
+            directory::index_created(&self.conn, first, last)?;
+        }
         crate::fault::check("store.commit")?;
         self.conn
             .execute_batch("COMMIT")
@@ -292,6 +303,7 @@ impl Transactions for SqliteStore {
         crate::fault::check("store.after_commit")
     }
     fn rollback(&mut self) -> Result<()> {
+        self.unindexed = None;
         if self.conn.is_autocommit() {
             return Ok(());
         }
@@ -449,8 +461,11 @@ impl Contacts for SqliteStore {
             )
             .map_err(db("recording the import for undo"))?;
         // The contacts an import creates reach the search index in one
-        // statement (see `directory::index_created`), before any update
-        // that could change them and before the transaction ends.
+        // statement (see `directory::index_created`) per transaction, not
+        // per batch: each statement makes the index flush a segment that
+        // later merges rewrite. It runs before any update that could
+        // change one of them (its trigger would delete index entries that
+        // are not there yet) and before the transaction ends.
         let tx = if self.conn.is_autocommit() {
             Some(
                 self.conn
@@ -460,7 +475,11 @@ impl Contacts for SqliteStore {
         } else {
             None
         };
-        let mut created: Option<(i64, i64)> = None;
+        let mut created: Option<(i64, i64)> = if tx.is_none() {
+            self.unindexed.take()
+        } else {
+            None
+        };
         for w in writes {
             let a = &w.after;
             let labels = encode_ids(&a.labels);
@@ -487,8 +506,9 @@ impl Contacts for SqliteStore {
                     }
                 }
                 Some(b) => {
-                    if let Some((first, last)) = created.take() {
+                    if let Some((first, last)) = created.filter(|(first, _)| b.id >= *first) {
                         directory::index_created(&self.conn, first, last)?;
+                        created = None;
                     }
                     update
                         .execute(params![
@@ -525,11 +545,14 @@ impl Contacts for SqliteStore {
                 }
             }
         }
-        if let Some((first, last)) = created {
-            directory::index_created(&self.conn, first, last)?;
-        }
-        if let Some(tx) = tx {
-            tx.commit().map_err(db("writing contacts"))?;
+        match tx {
+            Some(tx) => {
+                if let Some((first, last)) = created {
+                    directory::index_created(&self.conn, first, last)?;
+                }
+                tx.commit().map_err(db("writing contacts"))?;
+            }
+            None => self.unindexed = created,
         }
         Ok(())
     }
