@@ -394,6 +394,20 @@ server!(bad_json_and_bad_values_name_the_field, |srv| {
         Some(b"email=x"),
     );
     assert_eq!(r.status, 400, "{}", r.body);
+    // An array is not an object, even one serde could read as the fields
+    // in order: refused, and nothing changes.
+    let before = a.get("/api/users/1").body;
+    for (method, path) in [("PATCH", "/api/users/1"), ("POST", "/api/contacts")] {
+        let r = raw(method, path, "[null, null]");
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (422, "invalid_value"),
+            "{method} {path}: {}",
+            r.body
+        );
+        assert!(r.body.contains("must be a JSON object"), "{}", r.body);
+    }
+    assert_eq!(a.get("/api/users/1").body, before);
     let r = raw(
         "POST",
         "/api/contacts",

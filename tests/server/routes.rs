@@ -122,3 +122,33 @@ server!(every_route_checks_credentials_and_roles, |srv| {
         assert!(r.status < 500, "{what} as admin: {} {}", r.status, r.body);
     }
 });
+
+server!(every_route_answers_an_id_that_is_not_one_in_json, |srv| {
+    // An id beyond any integer, or not a number at all, is answered like
+    // every other error: 400 or 404 with `{code, message}` naming the id,
+    // never the framework's plain-text rejection.
+    let admin = srv.admin();
+    for (method, path, _) in operations(srv) {
+        if !path.contains("999999") {
+            continue;
+        }
+        for bad in ["99999999999999999999", "abc"] {
+            let p = path.replace("999999", bad);
+            let r = call(&admin, &method, &p);
+            assert!(
+                r.status == 400 || r.status == 404,
+                "{method} {p}: {} {}",
+                r.status,
+                r.body
+            );
+            let body: Value = serde_json::from_str(&r.body)
+                .unwrap_or_else(|e| panic!("{method} {p}: not JSON ({e}): {}", r.body));
+            assert!(
+                body["code"].is_string()
+                    && body["message"].as_str().is_some_and(|m| m.contains(bad)),
+                "{method} {p}: {}",
+                r.body
+            );
+        }
+    }
+});

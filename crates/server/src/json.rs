@@ -62,8 +62,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-/// Parses a JSON body the way [`Json`] does.
+/// Parses a JSON body the way [`Json`] does. Every body the API takes is
+/// an object: serde would also fill a struct from an array (`[null, null]`
+/// as its first two fields), so anything else is refused first.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let not_object = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b't' | b'f') => Some("true or false"),
+        Some(b'n') => Some("null"),
+        Some(b'-' | b'0'..=b'9') => Some("a number"),
+        _ => None,
+    };
+    if let Some(what) = not_object {
+        // A syntax error keeps its own message below.
+        if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+            return Err(ApiError::invalid(format!(
+                "the body must be a JSON object ({{\"field\": value, …}}), not {what}"
+            )));
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -120,6 +138,25 @@ mod tests {
     struct P {
         name: String,
         n: Option<i64>,
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        for (body, what) in [
+            (&b"[null, null]"[..], "not an array"),
+            (b" \"x\"", "not a string"),
+            (b"true", "not true or false"),
+            (b"null", "not null"),
+            (b"-1", "not a number"),
+        ] {
+            let e = parse::<P>(body).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidValue);
+            assert!(e.message.ends_with(what), "{}", e.message);
+        }
+        // Not JSON at all: the syntax error, as before.
+        let e = parse::<P>(b"tru").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MalformedJson);
+        assert!(parse::<P>(b" {\"name\": \"x\"}").is_ok());
     }
 
     #[test]

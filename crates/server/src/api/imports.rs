@@ -59,8 +59,23 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(upload, list, show, events, cancel, undo, download))]
+#[openapi(
+    paths(upload, list, show, events, cancel, undo, download),
+    components(schemas(SseEvent))
+)]
 pub struct Doc;
+
+/// One event of `GET /api/imports/{id}/events` as the stream carries it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the stream's lines; never built
+struct SseEvent {
+    /// Its number: reconnect with `Last-Event-ID` to resume after it.
+    id: String,
+    /// `progress` while the import runs, then one `status`.
+    event: String,
+    /// The import as `GET /api/imports/{id}` answers it, as JSON text.
+    data: String,
+}
 
 /// A job as the API shows it.
 pub fn job_json(job: &Job) -> Value {
@@ -334,7 +349,7 @@ where
 /// Every import (HTTP jobs and the CLI's), newest first.
 #[utoipa::path(get, path = "/api/imports", tag = "imports",
     security(("token" = ["admin"]), ("session" = ["admin"])),
-    responses((status = 200, description = "The imports, newest first", body = Object),
+    responses((status = 200, description = "The imports, newest first", body = [Object]),
         (status = 403, description = "Not an admin", body = ErrorBody)))]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
@@ -373,7 +388,7 @@ async fn show(
     params(("id" = i64, Path, description = "The import's id"),
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
     security(("token" = ["admin"]), ("session" = ["admin"])),
-    responses((status = 200, description = "text/event-stream of `progress` events, then one `status` event", content_type = "text/event-stream", body = String),
+    responses((status = 200, description = "text/event-stream of `progress` events, then one `status` event", content_type = "text/event-stream", body = SseEvent),
         (status = 404, description = "No such import", body = ErrorBody)))]
 async fn events(
     State(state): State<AppState>,

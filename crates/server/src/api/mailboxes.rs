@@ -14,6 +14,7 @@ use roster_store::mail::Mailbox;
 use roster_store::StoreError;
 use utoipa::OpenApi;
 
+use super::contacts::path_id;
 use crate::auth::{Admin, Caller, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorKind};
 use crate::json::Json;
@@ -143,8 +144,9 @@ async fn add(
 async fn remove(
     State(state): State<AppState>,
     _: Admin,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    let id = path_id("mailbox", &id)?;
     state.db(move |s| Ok(s.remove_mailbox(id)?)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -163,13 +165,14 @@ async fn remove(
 async fn receive(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<axum::Json<Captured>> {
     if caller.via != Via::Token {
         caller.require_admin()?;
     }
+    let id = path_id("mailbox", &id)?;
     let rfc822 = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

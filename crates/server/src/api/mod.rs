@@ -47,7 +47,52 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(catalog::Doc::openapi());
     doc.merge(users::Doc::openapi());
     doc.merge(export::Doc::openapi());
+    utoipa::Modify::modify(&BadRequests, &mut doc);
     doc
+}
+
+/// Every operation that takes parameters or a body also answers 400 —
+/// a body that is not the JSON asked for, an id or query parameter that
+/// is not one — with the same `{code, message}` as every error: stated
+/// once here rather than on each route.
+struct BadRequests;
+
+impl utoipa::Modify for BadRequests {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description(
+                "Malformed: a body that is not what this operation takes, or a path or query \
+                 parameter that is not a valid value",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let takes_input = op.request_body.is_some()
+                    || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                if takes_input && !op.responses.responses.contains_key("400") {
+                    op.responses
+                        .responses
+                        .insert("400".to_string(), response.clone().into());
+                }
+            }
+        }
+    }
 }
 
 /// The document's head: title, version and the two credentials. A route
