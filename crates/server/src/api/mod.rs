@@ -53,8 +53,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Every operation that takes parameters or a body also answers 400 —
 /// a body that is not the JSON asked for, an id or query parameter that
-/// is not one — with the same `{code, message}` as every error: stated
-/// once here rather than on each route.
+/// is not one — and every one that takes JSON answers 422 for an unknown
+/// field or a bad value, with the same `{code, message}` as every error:
+/// stated once here rather than on each route.
 struct BadRequests;
 
 impl utoipa::Modify for BadRequests {
@@ -64,6 +65,18 @@ impl utoipa::Modify for BadRequests {
             .description(
                 "Malformed: a body that is not what this operation takes, or a path or query \
                  parameter that is not a valid value",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        let invalid = ResponseBuilder::new()
+            .description(
+                "A field the operation does not know (`unknown_field`), or a value that breaks \
+                 a rule (`invalid_value`); the message names the field",
             )
             .content(
                 "application/json",
@@ -89,6 +102,15 @@ impl utoipa::Modify for BadRequests {
                     op.responses
                         .responses
                         .insert("400".to_string(), response.clone().into());
+                }
+                let takes_json = op
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|b| b.content.contains_key("application/json"));
+                if takes_json && !op.responses.responses.contains_key("422") {
+                    op.responses
+                        .responses
+                        .insert("422".to_string(), invalid.clone().into());
                 }
             }
         }
