@@ -183,21 +183,7 @@ fn an_import_while_another_process_edits_loses_no_update() {
         let mut s = roster_store::open(&url).expect("open PostgreSQL");
         s.begin().expect("begin");
         ready.send(()).expect("the test waits");
-        let c = s
-            .load_contacts(&["c0@example.com"])
-            .expect("load")
-            .pop()
-            .expect("c0");
-        let mut after = c.clone();
-        after.last_name = Some("Edited".into());
-        s.write_contacts(
-            None,
-            &[ContactWrite {
-                before: Some(c),
-                after,
-            }],
-        )
-        .expect("write");
+        crate::support::edit_last_name(s.as_mut(), "c0@example.com", "Edited");
         s.commit().expect("commit");
     });
     // Once it has its connection (opening one may wait for another

@@ -348,3 +348,25 @@ pub fn report_of(child: std::process::Child) -> serde_json::Value {
     assert!(out.status.success(), "{report}");
     report
 }
+
+/// What `PATCH /api/contacts/{id}` writes when it changes a last name:
+/// the contact as stored, written back with `last` (inside the store's
+/// transaction when one is open).
+pub fn edit_last_name(store: &mut dyn roster_store::Store, email: &str, last: &str) {
+    let c = store
+        .load_contacts(&[email])
+        .expect("load")
+        .pop()
+        .expect("the contact");
+    let mut after = c.clone();
+    after.last_name = Some(last.into());
+    store
+        .write_contacts(
+            None,
+            &[roster_store::ContactWrite {
+                before: Some(c),
+                after,
+            }],
+        )
+        .expect("edit the contact");
+}

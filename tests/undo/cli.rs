@@ -8,7 +8,6 @@ use serde_json::Value;
 use crate::behaviour;
 use crate::harness::Client;
 use crate::support::Env;
-use roster_store::ContactWrite;
 
 fn import_id(env: &Env, kind: &str, name: &str, csv: &str, args: &[&str]) -> String {
     let f = env.write(name, csv);
@@ -420,26 +419,10 @@ behaviour!(an_edit_between_two_batches_is_what_undo_puts_back, |env| {
         "commit:1",
         &[("ROSTER_TEST_COMMIT_ROWS", "1")],
     );
-    {
-        // What PATCH /api/contacts/{id} writes.
-        let mut store = roster_store::open(&env.url).expect("open the database");
-        let c = store
-            .load_contacts(&["a@example.com"])
-            .expect("load")
-            .pop()
-            .expect("the contact");
-        let mut after = c.clone();
-        after.last_name = Some("Edited".into());
-        store
-            .write_contacts(
-                None,
-                &[ContactWrite {
-                    before: Some(c),
-                    after,
-                }],
-            )
-            .expect("edit the contact");
-    }
+    // What PATCH /api/contacts/{id} writes, while the import waits.
+    let mut store = roster_store::open(&env.url).expect("open the database");
+    crate::support::edit_last_name(store.as_mut(), "a@example.com", "Edited");
+    drop(store);
     std::fs::write(&resume, "").expect("resume the import");
     let report = crate::support::report_of(child);
     let id = report["id"].to_string();

@@ -60,31 +60,14 @@ struct BadRequests;
 
 impl utoipa::Modify for BadRequests {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let response = ResponseBuilder::new()
-            .description(
-                "Malformed: a body that is not what this operation takes, or a path or query \
-                 parameter that is not a valid value",
-            )
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build();
-        let invalid = ResponseBuilder::new()
-            .description(
-                "A field the operation does not know (`unknown_field`), or a value that breaks \
-                 a rule (`invalid_value`); the message names the field",
-            )
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build();
+        let malformed = error_response(
+            "Malformed: a body that is not what this operation takes, or a path or query \
+             parameter that is not a valid value",
+        );
+        let invalid = error_response(
+            "A field the operation does not know (`unknown_field`), or a value that breaks \
+             a rule (`invalid_value`); the message names the field",
+        );
         for item in openapi.paths.paths.values_mut() {
             for op in [
                 &mut item.get,
@@ -98,23 +81,37 @@ impl utoipa::Modify for BadRequests {
             {
                 let takes_input = op.request_body.is_some()
                     || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
-                if takes_input && !op.responses.responses.contains_key("400") {
-                    op.responses
-                        .responses
-                        .insert("400".to_string(), response.clone().into());
-                }
                 let takes_json = op
                     .request_body
                     .as_ref()
                     .is_some_and(|b| b.content.contains_key("application/json"));
-                if takes_json && !op.responses.responses.contains_key("422") {
-                    op.responses
-                        .responses
-                        .insert("422".to_string(), invalid.clone().into());
+                for (status, applies, response) in [
+                    ("400", takes_input, &malformed),
+                    ("422", takes_json, &invalid),
+                ] {
+                    if applies && !op.responses.responses.contains_key(status) {
+                        op.responses
+                            .responses
+                            .insert(status.to_string(), response.clone().into());
+                    }
                 }
             }
         }
     }
+}
+
+/// A response carrying the API's `{code, message}` error body.
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }
 
 /// The document's head: title, version and the two credentials. A route

@@ -217,75 +217,14 @@ impl Imports for PgStore {
     }
 }
 
-/// Journals a record whose first journal entry could not simply be
-/// inserted: the import created it (nothing to keep), or already kept an
-/// entry for it (merged, its first values win).
+/// Journals records whose first journal entry could not simply be
+/// inserted: the import created them (nothing to keep), or already kept an
+/// entry for them (merged, its first values win). At most four statements
+/// for any number of records (a file that repeats its emails across
+/// batches has one such contact per repeat).
 pub(super) fn journal_again(
     client: &mut Client,
     kind: RecordKind,
-    import_id: i64,
-    key: i64,
-    entry: &str,
-) -> Result<()> {
-    let what = "recording the import for undo";
-    let created: Option<i64> = client
-        .query_opt(
-            &format!("SELECT created_import FROM {} WHERE id = $1", kind.table()),
-            &[&key],
-        )
-        .map_err(db(what))?
-        .and_then(|r| r.get(0));
-    if created == Some(import_id) {
-        return Ok(());
-    }
-    let kept: Option<String> = client
-        .query_opt(
-            &format!(
-                "SELECT before FROM {} WHERE import_id = $1 AND {} = $2",
-                kind.journal(),
-                kind.key()
-            ),
-            &[&import_id, &key],
-        )
-        .map_err(db(what))?
-        .map(|r| r.get(0));
-    match kept {
-        Some(kept) => {
-            let merged = undo::merge_journal(&kept, entry)?;
-            client
-                .execute(
-                    &format!(
-                        "UPDATE {} SET before = $3 WHERE import_id = $1 AND {} = $2",
-                        kind.journal(),
-                        kind.key()
-                    ),
-                    &[&import_id, &key, &merged],
-                )
-                .map_err(db(what))?;
-        }
-        None => {
-            let sql = match kind {
-                RecordKind::Contacts => {
-                    "INSERT INTO import_changes (import_id, contact_id, before) VALUES ($1, $2, $3)"
-                }
-                RecordKind::Users => {
-                    "INSERT INTO import_user_changes (import_id, user_id, before, changed_by) \
-                     SELECT $1::bigint, id, $3::text, changed_by FROM users WHERE id = $2"
-                }
-            };
-            client
-                .execute(sql, &[&import_id, &key, &entry])
-                .map_err(db(what))?;
-        }
-    }
-    Ok(())
-}
-
-/// [`journal_again`] for many contacts at once: four statements for the
-/// whole batch instead of three round trips per contact (a file that
-/// repeats its emails across batches has one such contact per repeat).
-pub(super) fn journal_contacts_again(
-    client: &mut Client,
     import_id: i64,
     entries: &[(i64, String)],
 ) -> Result<()> {
@@ -293,11 +232,11 @@ pub(super) fn journal_contacts_again(
         return Ok(());
     }
     let what = "recording the import for undo";
+    let (table, journal, key) = (kind.table(), kind.journal(), kind.key());
     let ids: Vec<i64> = entries.iter().map(|(id, _)| *id).collect();
-    // Created by this import: undo deletes them, nothing to keep.
     let created: std::collections::HashSet<i64> = client
         .query(
-            "SELECT id FROM contacts WHERE id = ANY($1) AND created_import = $2",
+            &format!("SELECT id FROM {table} WHERE id = ANY($1) AND created_import = $2"),
             &[&ids, &import_id],
         )
         .map_err(db(what))?
@@ -306,7 +245,9 @@ pub(super) fn journal_contacts_again(
         .collect();
     let mut kept: std::collections::HashMap<i64, String> = client
         .query(
-            "SELECT contact_id, before FROM import_changes WHERE import_id = $1 AND contact_id = ANY($2)",
+            &format!(
+                "SELECT {key}, before FROM {journal} WHERE import_id = $1 AND {key} = ANY($2)"
+            ),
             &[&import_id, &ids],
         )
         .map_err(db(what))?
@@ -333,20 +274,30 @@ pub(super) fn journal_contacts_again(
     if !merged_ids.is_empty() {
         client
             .execute(
-                "UPDATE import_changes j SET before = u.before \
-                 FROM unnest($2::bigint[], $3::text[]) AS u(id, before) \
-                 WHERE j.import_id = $1 AND j.contact_id = u.id",
+                &format!(
+                    "UPDATE {journal} j SET before = u.before \
+                     FROM unnest($2::bigint[], $3::text[]) AS u(id, before) \
+                     WHERE j.import_id = $1 AND j.{key} = u.id"
+                ),
                 &[&import_id, &merged_ids, &merged],
             )
             .map_err(db(what))?;
     }
     if !new_ids.is_empty() {
-        client
-            .execute(
+        let sql = match kind {
+            RecordKind::Contacts => {
                 "INSERT INTO import_changes (import_id, contact_id, before) \
-                 SELECT $1, id, before FROM unnest($2::bigint[], $3::text[]) AS u(id, before)",
-                &[&import_id, &new_ids, &new_entries],
-            )
+                 SELECT $1, id, before FROM unnest($2::bigint[], $3::text[]) AS u(id, before)"
+            }
+            // A user's entry also keeps who changed it before.
+            RecordKind::Users => {
+                "INSERT INTO import_user_changes (import_id, user_id, before, changed_by) \
+                 SELECT $1, s.id, u.before, s.changed_by \
+                 FROM unnest($2::bigint[], $3::text[]) AS u(id, before) JOIN users s ON s.id = u.id"
+            }
+        };
+        client
+            .execute(sql, &[&import_id, &new_ids, &new_entries])
             .map_err(db(what))?;
     }
     Ok(())
@@ -365,7 +316,7 @@ pub(super) fn journal_user(client: &mut Client, import_id: i64, b: &User, a: &Us
         )
         .map_err(db("recording the import for undo"))?;
     if n == 0 {
-        journal_again(client, RecordKind::Users, import_id, b.id, &entry)?;
+        journal_again(client, RecordKind::Users, import_id, &[(b.id, entry)])?;
     }
     Ok(())
 }

@@ -844,7 +844,7 @@ fn write_contacts(
                     }
                 }
             }
-            imports::journal_contacts_again(client, import_id, &again)?;
+            imports::journal_again(client, crate::undo::RecordKind::Contacts, import_id, &again)?;
         }
     }
     Ok(())
